@@ -1,0 +1,386 @@
+"""The command line: `python -m pipeline STAGE --config configs/NAME.toml [--set k=v] [--name RUN] [--force]`,
+inference with `--run runs/NAME`, and the groups `config`, `runs`, `datasets`.
+
+Heavy imports (TensorFlow, Keras) happen inside the commands so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.errors import PipelineError
+
+
+def _data_dir_option(function):
+    def set_data_dir(ctx, param, value):
+        if value:
+            if not Path(value).is_dir():
+                raise click.BadParameter(f"{value} is not a directory", param=param)
+            os.environ["PIPELINE_DATA_DIR"] = str(Path(value).resolve())
+        return value
+
+    return click.option(
+        "--data-dir",
+        type=click.Path(),
+        expose_value=False,
+        callback=set_data_dir,
+        is_eager=True,
+        help="Folder with local copies of the corpora (sets PIPELINE_DATA_DIR).",
+    )(function)
+
+
+def _config_options(function):
+    for decorator in reversed(
+        [
+            click.option(
+                "--config", "config_path", type=click.Path(), help="Experiment TOML file (configs/*.toml)."
+            ),
+            click.option(
+                "--set",
+                "overrides",
+                multiple=True,
+                metavar="KEY=VALUE",
+                help="Override a config key, value as a TOML literal (repeatable): --set train.epochs=3",
+            ),
+            click.option(
+                "--name", default=None, help="Run directory name under runs/ (default: the config's stem)."
+            ),
+            click.option(
+                "--force", is_flag=True, help="Rerun in place even if the config changed or is up to date."
+            ),
+            _data_dir_option,
+        ]
+    ):
+        function = decorator(function)
+    return function
+
+
+def _open_run(config_path, overrides, name, force):
+    from pipeline.config import load_config  # noqa: PLC0415
+    from pipeline.rundir import RunDir, default_run_path  # noqa: PLC0415
+
+    if config_path is None and not name:
+        raise PipelineError("give --config configs/NAME.toml (see `ls configs`)")
+    if config_path is None:
+        existing = default_run_path(None, name) / "config.toml"
+        if not existing.is_file():
+            raise PipelineError(f"no --config given and {existing} does not exist")
+        config_path = existing
+    config = load_config(config_path, overrides)
+    return RunDir.open_for_stage(default_run_path(config_path, name), config, force=force)
+
+
+def _run_stages(stages, config_path, overrides, name, force):
+    from pipeline.tasks import stage_function  # noqa: PLC0415
+
+    run = _open_run(config_path, overrides, name, force)
+    for stage in stages:
+        stage_function(run.config["task"], stage)(run, force=force)
+    return run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+def cli():
+    """Keras NLP Pipeline: raw text -> features -> Keras models, for sentiment classification (and, as they
+    land, language modelling and translation).
+
+    \b
+    Example:
+      python -m pipeline run --config configs/sentiment-bigru.toml --set train.epochs=3 --name bigru-3ep
+    """
+
+
+@cli.command()
+@_config_options
+def prepare(config_path, overrides, name, force):
+    """Read the corpus, clean it and write the train/valid/test splits.
+
+    \b
+    Example:
+      python -m pipeline prepare --config configs/sentiment-tfidf.toml
+    """
+    _run_stages(["prepare"], config_path, overrides, name, force)
+
+
+@cli.command()
+@_config_options
+def featurize(config_path, overrides, name, force):
+    """Fit the text representation on train (vocabulary or n-gram vectorizer) and transform every split.
+
+    \b
+    Example:
+      python -m pipeline featurize --config configs/sentiment-tfidf.toml
+    """
+    _run_stages(["featurize"], config_path, overrides, name, force)
+
+
+@cli.command()
+@_config_options
+def train(config_path, overrides, name, force):
+    """Train the model with early stopping on valid; an interrupted train resumes where it stopped.
+
+    \b
+    Example:
+      python -m pipeline train --config configs/sentiment-tfidf.toml
+    """
+    _run_stages(["train"], config_path, overrides, name, force)
+
+
+@cli.command()
+@_config_options
+@click.option("--run", "run_path", type=click.Path(), default=None, help="Evaluate this run directory.")
+def evaluate(config_path, overrides, name, force, run_path):
+    """Score the test split (and valid): metrics.json, report.md, confusion.png.
+
+    \b
+    Examples:
+      python -m pipeline evaluate --config configs/sentiment-tfidf.toml
+      python -m pipeline evaluate --run runs/sentiment-tfidf
+    """
+    if run_path:
+        from pipeline.rundir import RunDir  # noqa: PLC0415
+        from pipeline.tasks import stage_function  # noqa: PLC0415
+
+        run = RunDir.open_existing(run_path)
+        stage_function(run.config["task"], "evaluate")(run, force=force)
+        return
+    _run_stages(["evaluate"], config_path, overrides, name, force)
+
+
+@cli.command("run")
+@_config_options
+def run_all(config_path, overrides, name, force):
+    """prepare, featurize, train and evaluate in one go (stages already up to date are skipped).
+
+    \b
+    Example:
+      python -m pipeline run --config configs/sentiment-bigru.toml --set train.epochs=3 --name bigru-3ep
+    """
+    from pipeline.tasks import STAGES  # noqa: PLC0415
+
+    run = _run_stages(STAGES, config_path, overrides, name, force)
+    click.echo(f"done: {run.path}")
+
+
+@cli.command()
+@click.option(
+    "--run", "run_path", type=click.Path(), required=True, help="A trained sentiment run directory."
+)
+@click.argument("texts", nargs=-1)
+@click.option(
+    "--input",
+    "input_path",
+    default=None,
+    help="CSV/TSV/Parquet/JSONL/TXT file of texts, or - for one text per line on stdin.",
+)
+@click.option("--text-col", default="text", show_default=True, help="Text column of --input.")
+@click.option(
+    "--output", "output_path", default=None, help="Where to write the scored rows (- = stdout CSV)."
+)
+@click.option("--threshold", type=float, default=None, help="P(positive) needed to say positive (binary).")
+@click.option("--batch-size", type=int, default=256, show_default=True)
+def predict(run_path, texts, input_path, text_col, output_path, threshold, batch_size):
+    """Label texts with a trained classifier: `predicted_label` and `probability` (of that label) are
+    added beside the input's columns.
+
+    \b
+    Examples:
+      python -m pipeline predict --run runs/sentiment-bigru "I would watch it again tomorrow."
+      python -m pipeline predict --run runs/sentiment-bigru --input my_reviews.csv --text-col review --output scored.csv
+      cat reviews.txt | python -m pipeline predict --run runs/sentiment-tfidf --input - --output -
+    """
+    import pandas as pd  # noqa: PLC0415
+
+    from data.errors import DataError  # noqa: PLC0415
+    from data.readers import read_table  # noqa: PLC0415
+    from pipeline.api import load_run  # noqa: PLC0415
+    from pipeline.io_tables import add_columns, write_table  # noqa: PLC0415
+
+    if bool(texts) == bool(input_path):
+        raise PipelineError("give either TEXTS or --input (not both)")
+    if input_path:
+        try:
+            frame = read_table(input_path, text_col=text_col, label_col=None)
+        except DataError as exc:
+            raise PipelineError(str(exc)) from None
+        if input_path == "-" or Path(input_path).suffix in (".txt", ".gz") and text_col not in frame:
+            text_col = "text"
+    else:
+        frame = pd.DataFrame({"text": list(texts)})
+        text_col = "text"
+    classifier = load_run(run_path, task="sentiment")
+    values = frame[text_col].tolist()
+    source = "stdin" if input_path == "-" else (input_path or "argument")
+    for row, value in enumerate(values, start=1):
+        if not isinstance(value, str) or not value.strip():
+            raise PipelineError(f"{source}: row {row} has no text in column '{text_col}'")
+    scored = classifier.predict(
+        values, threshold=threshold, batch_size=batch_size, progress=len(values) > 1000
+    )
+    result = add_columns(frame, scored)
+    if output_path:
+        write_table(result, output_path)
+        if output_path != "-":
+            click.echo(f"wrote {len(result):,} rows to {output_path}", err=True)
+    else:
+        for text, label, probability in zip(values, result.iloc[:, -2], result.iloc[:, -1], strict=True):
+            shown = text if len(text) <= 70 else text[:67] + "..."
+            click.echo(f"{label}\t{probability:.4f}\t{shown}")
+
+
+@cli.group()
+def config():
+    """Inspect configs."""
+
+
+@config.command("show")
+@click.option(
+    "--config", "config_path", type=click.Path(), default=None, help="A TOML config (default: none)."
+)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a key (repeatable).")
+def config_show(config_path, overrides):
+    """Print the resolved config with every key and its value.
+
+    \b
+    Example:
+      python -m pipeline config show --config configs/sentiment-bigru.toml --set train.epochs=3
+    """
+    from pipeline.config import dump_toml, load_config  # noqa: PLC0415
+
+    click.echo(dump_toml(load_config(config_path, overrides)), nl=False)
+
+
+@cli.group()
+def runs():
+    """List, show and compare run directories."""
+
+
+@runs.command("list")
+@click.option("--dir", "runs_dir", type=click.Path(), default="runs", show_default=True)
+def runs_list(runs_dir):
+    """Every run with its task, status and headline metric.
+
+    \b
+    Example:
+      python -m pipeline runs list
+    """
+    from pipeline.runs_table import list_runs  # noqa: PLC0415
+
+    click.echo(list_runs(Path(runs_dir)))
+
+
+@runs.command("show")
+@click.argument("run_path", type=click.Path())
+def runs_show(run_path):
+    """Print a run's manifest and metrics.
+
+    \b
+    Example:
+      python -m pipeline runs show runs/sentiment-tfidf
+    """
+    from pipeline.runs_table import show_run  # noqa: PLC0415
+
+    click.echo(show_run(Path(run_path)))
+
+
+@runs.command("compare")
+@click.argument("run_paths", nargs=-1, required=True, type=click.Path())
+def runs_compare(run_paths):
+    """Metrics of several runs side by side, with the config keys that differ.
+
+    \b
+    Example:
+      python -m pipeline runs compare runs/sentiment-tfidf runs/sentiment-bigru
+    """
+    from pipeline.runs_table import compare_runs  # noqa: PLC0415
+
+    click.echo(compare_runs([Path(p) for p in run_paths]))
+
+
+@cli.group()
+@_data_dir_option
+def datasets():
+    """The dataset registry: names, where each is found, size and checksum state."""
+
+
+@datasets.command("list")
+@click.option("--verify", is_flag=True, help="Hash the local files and compare with the registry.")
+def datasets_list(verify):
+    """Every registry dataset, where it is found, its size and checksum state.
+
+    \b
+    Example:
+      python -m pipeline datasets list --verify
+    """
+    from data.locate import dataset_status  # noqa: PLC0415
+    from data.registry import REGISTRY  # noqa: PLC0415
+
+    rows = [dataset_status(name, verify=verify) for name in REGISTRY]
+    click.echo(f"{'name':<18} {'kind':<14} {'source':<8} {'size':>10}  {'checksum':<10} location")
+    for row in rows:
+        size = f"{row['size_bytes'] / 1e6:.1f} MB" if row.get("size_bytes") else "-"
+        click.echo(
+            f"{row['name']:<18} {row['kind']:<14} {row['source']:<8} {size:>10}  {row['checksum']:<10} "
+            f"{row.get('location') or '-'}"
+        )
+
+
+@datasets.command("info")
+@click.argument("name")
+def datasets_info(name):
+    """Everything the registry knows about one dataset.
+
+    \b
+    Example:
+      python -m pipeline datasets info imdb
+    """
+    from dataclasses import asdict  # noqa: PLC0415
+
+    from data.locate import dataset_status  # noqa: PLC0415
+    from data.registry import get_spec  # noqa: PLC0415
+
+    click.echo(
+        json.dumps(
+            {**asdict(get_spec(name)), "status": dataset_status(name, verify=True)}, indent=2, default=str
+        )
+    )
+
+
+@datasets.command("fetch")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Download again even if cached.")
+def datasets_fetch(name, force):
+    """Download a dataset once into the cache (PIPELINE_CACHE_DIR, default data/cache), checking its sha256.
+
+    \b
+    Example:
+      python -m pipeline datasets fetch imdb
+    """
+    from data.locate import fetch  # noqa: PLC0415
+
+    click.echo(str(fetch(name, force=force)))
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit status 1."""
+    from data.errors import DataError  # noqa: PLC0415
+
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (PipelineError, DataError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)

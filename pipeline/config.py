@@ -1,0 +1,196 @@
+"""Experiment configs: TOML files with the tables [data] [features] [model] [train] [eval].
+
+Every key has a default here, so `config show` can print the resolved config with every key and an unknown
+key is refused with the list of known ones. `--set table.key=value` values are parsed as TOML literals.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from pipeline.errors import PipelineError
+
+TASKS = ("sentiment", "translation", "language_model", "embeddings")
+TABLES = ("data", "features", "model", "train", "eval")
+
+DEFAULTS: dict[str, Any] = {
+    "task": "sentiment",
+    "seed": 1337,
+    "data": {
+        "dataset": "imdb",  # a registry name or a path to a CSV/TSV/Parquet/JSONL file
+        "test_path": "",  # for a user file: an optional separate test file ("" = split off test_fraction)
+        "text_col": "text",
+        "label_col": "label",
+        "valid_fraction": 0.1,
+        "test_fraction": 0.1,  # only used when the data has no test split of its own
+        "max_chars": 200_000,  # longer texts are refused with their row number
+        "limit": 0,  # keep at most this many training rows (0 = all); for quick experiments
+    },
+    "features": {
+        "kind": "sequence",  # sequence | tfidf | bow | onehot | nbsvm
+        "lowercase": True,
+        "ngram_max": 1,  # sparse features: n-grams from 1 to ngram_max
+        "max_features": 200_000,  # sparse features: size cap of the n-gram vocabulary
+        "min_df": 2,  # sparse features: minimum document frequency
+        "sublinear_tf": True,  # tfidf: 1 + log(tf)
+        "nb_alpha": 1.0,  # nbsvm: smoothing of the log-count ratio
+        "max_tokens": 20_000,  # sequence: vocabulary size cap, including the 4 reserved ids
+        "min_count": 2,  # sequence: minimum token count
+        "sequence_length": 256,  # sequence: pad/truncate to this many tokens
+        "truncate": "post",  # sequence: keep the first tokens (post) or the last (pre)
+    },
+    "model": {
+        "kind": "gru",  # dense (sparse features) | simplernn | lstm | gru | transformer
+        "embed_dim": 64,
+        "units": 64,
+        "layers": 1,
+        "bidirectional": False,
+        "dropout": 0.2,
+        "num_heads": 2,
+        "ff_dim": 128,
+        "pooling": "mean",
+        "head_units": 0,
+        "hidden_units": 0,
+        "l2": 0.0,
+    },
+    "train": {
+        "epochs": 5,
+        "batch_size": 64,
+        "learning_rate": 1e-3,
+        "optimizer": "adam",  # adam | adamw | sgd | rmsprop
+        "patience": 2,  # early stopping on validation loss
+        "max_seconds": 0.0,  # stop after the epoch that passes this wall time (0 = no limit)
+        "mixed_precision": False,
+        "strategy": "default",  # default | mirrored | multi-worker
+        "bucket_by_length": True,  # sequence: batches of similar length (less padding, faster RNNs)
+        "verbose": 1,
+    },
+    "eval": {
+        "threshold": 0.5,
+        "n_misclassified": 10,
+        "n_top_ngrams": 20,
+        "batch_size": 256,
+    },
+}
+
+
+def _check_keys(given: dict, defaults: dict, where: str) -> None:
+    for key, value in given.items():
+        if key not in defaults:
+            known = ", ".join(sorted(defaults))
+            raise PipelineError(
+                f"unknown config key '{where}{key}'; known keys{' in ' + where[:-1] if where else ''}: {known}"
+            )
+        if isinstance(defaults[key], dict):
+            if not isinstance(value, dict):
+                raise PipelineError(f"config key '{where}{key}' must be a table")
+            _check_keys(value, defaults[key], f"{where}{key}.")
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _check_types(cfg: dict, defaults: dict, where: str = "") -> None:
+    for key, default in defaults.items():
+        value = cfg[key]
+        name = f"{where}{key}"
+        if isinstance(default, dict):
+            _check_types(value, default, f"{name}.")
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise PipelineError(f"config key '{name}' must be true or false, got {value!r}")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise PipelineError(f"config key '{name}' must be a number, got {value!r}")
+            cfg[key] = float(value)
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise PipelineError(f"config key '{name}' must be an integer, got {value!r}")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise PipelineError(f"config key '{name}' must be a string, got {value!r}")
+
+
+def parse_set(assignment: str) -> tuple[list[str], Any]:
+    """Parse one `--set table.key=value` (value as a TOML literal; a bare word is taken as a string)."""
+    if "=" not in assignment:
+        raise PipelineError(f"--set '{assignment}': expected table.key=value")
+    key, raw = assignment.split("=", 1)
+    path = [part for part in key.strip().split(".") if part]
+    if not path:
+        raise PipelineError(f"--set '{assignment}': empty key")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return path, value
+
+
+def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] = ()) -> dict:
+    """Read a TOML config, apply `--set` overrides, fill defaults and validate every key and type."""
+    given: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise PipelineError(f"config file not found: {path}")
+        try:
+            given = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise PipelineError(f"{path}: not valid TOML: {exc}") from None
+    for assignment in overrides:
+        keys, value = parse_set(assignment)
+        node = given
+        for part in keys[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise PipelineError(f"--set '{assignment}': '{part}' is not a table")
+        node[keys[-1]] = value
+    _check_keys(given, DEFAULTS, "")
+    cfg = _merge(DEFAULTS, given)
+    _check_types(cfg, DEFAULTS)
+    if cfg["task"] not in TASKS:
+        raise PipelineError(f"unknown task '{cfg['task']}'; known: {', '.join(TASKS)}")
+    return cfg
+
+
+def dump_toml(cfg: dict) -> str:
+    """Write a resolved config back as TOML (top-level scalars first, then one table each)."""
+    lines = [f"{key} = {_literal(value)}" for key, value in cfg.items() if not isinstance(value, dict)]
+    for table, values in cfg.items():
+        if isinstance(values, dict):
+            lines.append(f"\n[{table}]")
+            lines.extend(f"{key} = {_literal(value)}" for key, value in values.items())
+    return "\n".join(lines) + "\n"
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped}"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    return repr(value)
+
+
+def diff_configs(old: dict, new: dict, where: str = "") -> list[str]:
+    """Keys whose values differ between two resolved configs, as dotted names."""
+    changed = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            changed += diff_configs(a, b, f"{where}{key}.")
+        elif a != b:
+            changed.append(f"{where}{key}")
+    return changed

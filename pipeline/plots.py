@@ -1,0 +1,63 @@
+"""PNG plots for a run: training curves and the confusion matrix (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from data.atomic import write_with  # noqa: E402
+
+
+def plot_training_curves(history: pd.DataFrame, path: Path, title: str = "") -> None:
+    """Loss and every other metric per epoch, training and validation side by side."""
+    names = [
+        c
+        for c in history.columns
+        if not c.startswith("val_") and c not in ("epoch", "elapsed_seconds", "learning_rate")
+    ]
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        ax.plot(history["epoch"], history[name], marker="o", label="train")
+        if f"val_{name}" in history:
+            ax.plot(history["epoch"], history[f"val_{name}"], marker="o", label="valid")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+
+
+def plot_confusion_matrix(matrix: list[list[int]], classes: list[str], path: Path, title: str = "") -> None:
+    """The confusion matrix as a labelled heatmap with counts (rows = true class)."""
+    matrix = np.asarray(matrix)
+    size = max(4.0, 0.6 * len(classes) + 2.5)
+    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    image = ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for (row, col), value in np.ndenumerate(matrix):
+        ax.text(
+            col,
+            row,
+            str(value),
+            ha="center",
+            va="center",
+            color="white" if value > matrix.max() / 2 else "black",
+        )
+    fig.colorbar(image, ax=ax)
+    ax.set_title(title or "confusion matrix")
+    fig.tight_layout()
+    write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)

@@ -1,0 +1,1 @@
+"""Sentiment classification: prepare -> featurize -> train -> evaluate, and the classifier for predict."""

@@ -1,0 +1,128 @@
+"""featurize: prepared splits -> features/ (vocab.json or vectorizer.json/.npz, {split}_x, {split}_y.npy).
+
+Sparse kinds (onehot, bow, tfidf, nbsvm) fit a scikit-learn vectorizer on the training split; the
+sequence kind builds a Vocabulary on the training split and pads ids to `features.sequence_length`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from data.atomic import write_json, write_with
+from features.sequences import encode_texts, pad_ids, tokenize_texts
+from features.sparse import SPARSE_KINDS, SparseVectorizer
+from features.vocabulary import Vocabulary
+from pipeline.errors import PipelineError
+from pipeline.rundir import RunDir
+from pipeline.sentiment.prepare import SPLITS, read_split
+
+FEATURE_KINDS = ("sequence", *SPARSE_KINDS)
+TABLES = ("features",)
+
+
+def featurize(run: RunDir, force: bool = False) -> None:
+    """Fit the representation on train and transform every split."""
+    run.require("prepare")
+    cfg = run.config["features"]
+    if cfg["kind"] not in FEATURE_KINDS:
+        raise PipelineError(f"unknown features.kind '{cfg['kind']}'; known: {', '.join(FEATURE_KINDS)}")
+    key = run.stage_key(TABLES, ("prepare",))
+    if run.is_current("featurize", key) and not force:
+        print(f"featurize: up to date in {run.path}")
+        return
+    started = time.time()
+    out_dir = run.path / "features"
+    out_dir.mkdir(exist_ok=True)
+    frames = {split: read_split(run, split) for split in SPLITS}
+    if cfg["kind"] == "sequence":
+        info = _featurize_sequences(frames, cfg, out_dir)
+    else:
+        info = _featurize_sparse(frames, cfg, out_dir)
+    outputs = []
+    for split, frame in frames.items():
+        write_with(
+            out_dir / f"{split}_y.npy", lambda tmp, f=frame: np.save(tmp, f["label"].to_numpy(np.int32))
+        )
+        outputs += [
+            f"features/{split}_x.{'npy' if cfg['kind'] == 'sequence' else 'npz'}",
+            f"features/{split}_y.npy",
+        ]
+    write_json(out_dir / "info.json", info)
+    outputs += ["features/info.json"] + [f"features/{name}" for name in info["files"]]
+    run.finish_stage("featurize", key, outputs, started, **{k: v for k, v in info.items() if k != "files"})
+    print(
+        f"featurize: {cfg['kind']} features, dimension {info.get('dim', info.get('vocabulary_size'))} -> {out_dir}"
+    )
+
+
+def _featurize_sequences(frames: dict, cfg: dict, out_dir: Path) -> dict:
+    train_tokens = tokenize_texts(frames["train"]["text"].tolist(), lowercase=cfg["lowercase"])
+    vocab = Vocabulary.build(
+        train_tokens,
+        max_size=cfg["max_tokens"],
+        min_count=cfg["min_count"],
+        settings={"tokenizer": "word", "lowercase": cfg["lowercase"]},
+    )
+    vocab.save(out_dir / "vocab.json")
+    length, truncate = cfg["sequence_length"], cfg["truncate"]
+    arrays = {"train": pad_ids([vocab.encode(t) for t in train_tokens], length, truncate)}
+    for split in ("valid", "test"):
+        arrays[split] = encode_texts(
+            frames[split]["text"].tolist(), vocab, length, truncate, cfg["lowercase"]
+        )
+    for split, x in arrays.items():
+        write_with(out_dir / f"{split}_x.npy", lambda tmp, x=x: np.save(tmp, x))
+    n_tokens = sum(len(t) for t in train_tokens)
+    n_unk = sum(1 for tokens in train_tokens for token in tokens if token not in vocab)
+    return {
+        "input_kind": "sequence",
+        "vocabulary_size": len(vocab),
+        "sequence_length": length,
+        "train_oov_rate": round(n_unk / max(1, n_tokens), 5),
+        "train_truncated_fraction": round(float(np.mean([len(t) > length for t in train_tokens])), 4),
+        "files": ["vocab.json"],
+    }
+
+
+def _featurize_sparse(frames: dict, cfg: dict, out_dir: Path) -> dict:
+    vectorizer = SparseVectorizer(
+        cfg["kind"],
+        ngram_max=cfg["ngram_max"],
+        max_features=cfg["max_features"],
+        min_df=cfg["min_df"],
+        sublinear_tf=cfg["sublinear_tf"],
+        lowercase=cfg["lowercase"],
+        nb_alpha=cfg["nb_alpha"],
+    )
+    try:
+        x_train = vectorizer.fit_transform(
+            frames["train"]["text"].tolist(), frames["train"]["label"].tolist()
+        )
+    except ValueError as exc:
+        raise PipelineError(f"featurize: {exc}") from None
+    vectorizer.save(out_dir)
+    matrices = {"train": x_train}
+    for split in ("valid", "test"):
+        matrices[split] = vectorizer.transform(frames[split]["text"].tolist())
+    for split, x in matrices.items():
+        write_with(out_dir / f"{split}_x.npz", lambda tmp, x=x: sp.save_npz(tmp, x))
+    return {"input_kind": "sparse", "dim": vectorizer.dim, "files": ["vectorizer.json", "vectorizer.npz"]}
+
+
+def load_features(run: RunDir, split: str):
+    """(x, y) of one split: a CSR matrix or an int32 id matrix, and int32 labels."""
+    directory = run.path / "features"
+    y = np.load(directory / f"{split}_y.npy", allow_pickle=False)
+    if (directory / f"{split}_x.npy").is_file():
+        return np.load(directory / f"{split}_x.npy", allow_pickle=False), y
+    return sp.load_npz(directory / f"{split}_x.npz").tocsr(), y
+
+
+def feature_info(run: RunDir) -> dict:
+    """features/info.json: input kind and sizes."""
+    return json.loads((run.path / "features" / "info.json").read_text(encoding="utf-8"))

@@ -1,0 +1,167 @@
+"""prepare: raw corpus -> cleaned train/valid/test parquet splits with encoded labels.
+
+IMDB keeps its own train/test split and takes a stratified, seeded 10% of train as valid. A user's file is
+split stratified into train/valid/test unless `data.test_path` names a separate test file. Rows with NaN or
+empty text are skipped and counted in the manifest; a text over `data.max_chars` characters is refused.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from data.atomic import write_with
+from data.errors import DataError
+from data.locate import locate, sha256_file
+from data.readers import read_imdb, read_table
+from data.registry import REGISTRY
+from features.labels import LabelEncoder
+from pipeline.errors import PipelineError
+from pipeline.rundir import RunDir
+
+SPLITS = ("train", "valid", "test")
+TABLES = ("data",)
+
+
+def _load_source(cfg: dict) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """The raw frames ('all' or 'train'/'test') with columns text, label, and the checksums of the sources."""
+    data = cfg["data"]
+    name = data["dataset"]
+    if name in REGISTRY:
+        if REGISTRY[name].kind != "labelled-text":
+            raise PipelineError(f"data.dataset '{name}' has no labels; sentiment needs a labelled dataset")
+        path = locate(name)
+        frame = read_imdb(path)
+        if data["label_col"] not in frame.columns:
+            raise PipelineError(
+                f"data.label_col '{data['label_col']}' is not a column of {name} "
+                f"(columns: {', '.join(frame.columns)})"
+            )
+        frame = frame.rename(columns={data["label_col"]: "label_value"})
+        parts = {split: frame[frame["split"] == split] for split in ("train", "test")}
+        checksums = {str(path): sha256_file(path) if path.is_file() else "directory"}
+    else:
+        path = Path(name)
+        checksums = {str(path): sha256_file(path) if path.is_file() else "n/a"}
+        parts = {"all" if not data["test_path"] else "train": _read_user_file(path, data)}
+        if data["test_path"]:
+            parts["test"] = _read_user_file(Path(data["test_path"]), data)
+            checksums[data["test_path"]] = sha256_file(Path(data["test_path"]))
+    return parts, checksums
+
+
+def _read_user_file(path: Path, data: dict) -> pd.DataFrame:
+    frame = read_table(path, text_col=data["text_col"], label_col=data["label_col"])
+    frame = frame.rename(columns={data["text_col"]: "text", data["label_col"]: "label_value"})
+    frame.attrs["source"] = str(path)
+    return frame
+
+
+def _clean(frame: pd.DataFrame, source: str, max_chars: int) -> tuple[pd.DataFrame, dict]:
+    """Drop rows with NaN/empty text (counted); refuse texts longer than max_chars, naming the row."""
+    text = frame["text"]
+    missing = text.isna()
+    empty = ~missing & (text.astype(str).str.strip() == "")
+    lengths = text[~missing].astype(str).str.len()
+    too_long = lengths[lengths > max_chars]
+    if len(too_long):
+        row = int(frame.index.get_loc(too_long.index[0])) + 1
+        raise PipelineError(
+            f"{source}: row {row} has a text of {int(too_long.iloc[0]):,} characters, over "
+            f"data.max_chars = {max_chars:,}; shorten it or raise data.max_chars"
+        )
+    kept = frame[~missing & ~empty].copy()
+    kept["text"] = kept["text"].astype(str)
+    return kept, {"nan_text": int(missing.sum()), "empty_text": int(empty.sum())}
+
+
+def prepare(run: RunDir, force: bool = False) -> None:
+    """Write prepare/{train,valid,test}.parquet and prepare/labels.json."""
+    cfg = run.config
+    key = run.stage_key(TABLES)
+    if run.is_current("prepare", key) and not force:
+        print(f"prepare: up to date in {run.path}")
+        return
+    started = time.time()
+    try:
+        parts, checksums = _load_source(cfg)
+    except DataError as exc:
+        raise PipelineError(str(exc)) from None
+    skipped: dict[str, dict] = {}
+    cleaned = {}
+    for part, frame in parts.items():
+        source = frame.attrs.get("source", f"{cfg['data']['dataset']} ({part})")
+        cleaned[part], skipped[part] = _clean(frame, source, cfg["data"]["max_chars"])
+        if sum(skipped[part].values()):
+            print(
+                f"prepare: skipped {skipped[part]['nan_text']} rows with missing text and "
+                f"{skipped[part]['empty_text']} with empty text in {source}",
+                file=sys.stderr,
+            )
+        if cleaned[part].empty:
+            raise PipelineError(f"{source}: no rows with text")
+    seed = cfg["seed"]
+    first = cleaned.get("train", cleaned.get("all"))
+    try:
+        labels = LabelEncoder.fit(first["label_value"].tolist(), source=first.attrs.get("source", "labels"))
+        for part, frame in cleaned.items():
+            frame["label"] = labels.encode(
+                frame["label_value"].tolist(), source=frame.attrs.get("source", part)
+            )
+    except ValueError as exc:
+        raise PipelineError(str(exc)) from None
+    if "all" in cleaned:
+        train_valid, test = _split(cleaned["all"], cfg["data"]["test_fraction"], seed, "data.test_fraction")
+    else:
+        train_valid, test = cleaned["train"], cleaned["test"]
+    train, valid = _split(train_valid, cfg["data"]["valid_fraction"], seed, "data.valid_fraction")
+    if cfg["data"]["limit"]:
+        train = train.sample(n=min(cfg["data"]["limit"], len(train)), random_state=seed)
+    out_dir = run.path / "prepare"
+    out_dir.mkdir(exist_ok=True)
+    columns = [c for c in ("id", "text", "label", "label_value", "rating") if c in train.columns]
+    outputs = []
+    for split, frame in zip(SPLITS, (train, valid, test), strict=True):
+        frame = frame[columns].reset_index(drop=True)
+        frame["label_value"] = frame["label_value"].astype(str)
+        write_parquet(frame, out_dir / f"{split}.parquet")
+        outputs.append(f"prepare/{split}.parquet")
+    labels.save(out_dir / "labels.json")
+    outputs.append("prepare/labels.json")
+    sizes = {split: len(frame) for split, frame in zip(SPLITS, (train, valid, test), strict=True)}
+    run.manifest["data"] = {
+        "dataset": cfg["data"]["dataset"],
+        "checksums": checksums,
+        "skipped_rows": skipped,
+        "split_sizes": sizes,
+        "classes": labels.classes,
+    }
+    run.finish_stage("prepare", key, outputs, started)
+    print(
+        f"prepare: {sizes['train']:,} train, {sizes['valid']:,} valid, {sizes['test']:,} test rows, "
+        f"classes {labels.classes} -> {out_dir}"
+    )
+
+
+def _split(frame: pd.DataFrame, fraction: float, seed: int, option: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if not 0 < fraction < 1:
+        raise PipelineError(f"{option} must be between 0 and 1, got {fraction}")
+    counts = frame["label"].value_counts()
+    stratify = frame["label"] if counts.min() >= 2 else None
+    try:
+        return train_test_split(frame, test_size=fraction, random_state=seed, stratify=stratify)
+    except ValueError as exc:
+        raise PipelineError(f"cannot split {len(frame)} rows with {option} = {fraction}: {exc}") from None
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    write_with(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def read_split(run: RunDir, split: str) -> pd.DataFrame:
+    """One prepared split."""
+    return pd.read_parquet(run.path / "prepare" / f"{split}.parquet")

@@ -1,0 +1,121 @@
+"""train: features -> model.keras (best weights on validation loss), history.csv, curves.png, TensorBoard logs.
+
+Resumable: an interrupted `train` with the same config and features continues after its last finished epoch.
+"""
+
+from __future__ import annotations
+
+import time
+
+import keras
+
+from data.atomic import write_with
+from features.labels import LabelEncoder
+from models.classifiers import build_classifier
+from pipeline.batches import SequenceBatches, SparseBatches
+from pipeline.distribute import set_precision, strategy_scope
+from pipeline.errors import PipelineError
+from pipeline.plots import plot_training_curves
+from pipeline.rundir import RunDir
+from pipeline.sentiment.featurize import feature_info, load_features
+from pipeline.training import fit, history_frame, set_seed
+
+TABLES = ("model", "train")
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "sgd": keras.optimizers.SGD,
+    "rmsprop": keras.optimizers.RMSprop,
+}
+
+
+def make_batches(x, y, batch_size: int, *, training: bool, bucket: bool, seed: int):
+    """The PyDataset for sparse or id-sequence features."""
+    if hasattr(x, "tocsr"):
+        return SparseBatches(x, y, batch_size=batch_size, shuffle=training, seed=seed)
+    return SequenceBatches(x, y, batch_size=batch_size, shuffle=training, bucket=bucket, seed=seed)
+
+
+def compile_model(model: keras.Model, train_cfg: dict, num_classes: int) -> None:
+    if train_cfg["optimizer"] not in OPTIMIZERS:
+        raise PipelineError(
+            f"unknown train.optimizer '{train_cfg['optimizer']}'; known: {', '.join(OPTIMIZERS)}"
+        )
+    optimizer = OPTIMIZERS[train_cfg["optimizer"]](learning_rate=train_cfg["learning_rate"])
+    loss = "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+
+
+def train(run: RunDir, force: bool = False) -> None:
+    """Build the model from [model], fit it on train with early stopping on valid, save model.keras."""
+    run.require("featurize")
+    cfg, train_cfg = run.config, run.config["train"]
+    key = run.stage_key(TABLES, ("featurize",))
+    if run.is_current("train", key) and not force:
+        print(f"train: up to date in {run.path}")
+        return
+    started = time.time()
+    set_seed(cfg["seed"])
+    set_precision(train_cfg["mixed_precision"])
+    info = feature_info(run)
+    classes = LabelEncoder.load(run.path / "prepare" / "labels.json").classes
+    x_train, y_train = load_features(run, "train")
+    x_valid, y_valid = load_features(run, "valid")
+    strategy, scope = strategy_scope(train_cfg["strategy"])
+    batch_size = train_cfg["batch_size"] * (strategy.num_replicas_in_sync if strategy else 1)
+    with scope:
+        try:
+            if info["input_kind"] == "sparse":
+                model = build_classifier(
+                    cfg["model"], input_kind="sparse", input_dim=info["dim"], num_classes=len(classes)
+                )
+            else:
+                model = build_classifier(
+                    cfg["model"],
+                    input_kind="sequence",
+                    vocabulary_size=info["vocabulary_size"],
+                    sequence_length=info["sequence_length"],
+                    num_classes=len(classes),
+                )
+        except ValueError as exc:
+            raise PipelineError(f"model: {exc}") from None
+        compile_model(model, train_cfg, len(classes))
+    if train_cfg["verbose"]:
+        model.summary(print_fn=lambda line, **_: print(line))
+    train_data = make_batches(
+        x_train, y_train, batch_size, training=True, bucket=train_cfg["bucket_by_length"], seed=cfg["seed"]
+    )
+    valid_data = make_batches(
+        x_valid, y_valid, cfg["eval"]["batch_size"], training=False, bucket=False, seed=cfg["seed"]
+    )
+    with scope:
+        state = fit(
+            model,
+            train_data,
+            valid_data,
+            run_path=run.path,
+            key=key,
+            epochs=train_cfg["epochs"],
+            patience=train_cfg["patience"],
+            max_seconds=train_cfg["max_seconds"],
+            verbose=train_cfg["verbose"],
+        )
+    model = state.pop("model")
+    write_with(run.path / "model.keras", model.save)
+    history = history_frame(state)
+    write_with(run.path / "history.csv", lambda tmp: history.to_csv(tmp, index=False))
+    plot_training_curves(history, run.path / "curves.png", title=f"{run.path.name}: training curves")
+    run.finish_stage(
+        "train",
+        key,
+        ["model.keras", "history.csv"],
+        started,
+        best_epoch=state["best_epoch"],
+        epochs_run=state["epoch"],
+        train_seconds=round(state["train_seconds"], 2),
+        parameters=int(model.count_params()),
+    )
+    print(
+        f"train: best epoch {state['best_epoch']} of {state['epoch']} (val_loss {state['best_val_loss']:.4f}), "
+        f"{state['train_seconds']:.0f} s -> {run.path / 'model.keras'}"
+    )

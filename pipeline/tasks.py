@@ -1,0 +1,24 @@
+"""Which module runs each stage of each task. Tasks not built yet say so instead of failing obscurely."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+
+from pipeline.errors import PipelineError
+
+STAGES = ("prepare", "featurize", "train", "evaluate")
+_MODULES = {"sentiment": "pipeline.sentiment"}
+
+
+def stage_function(task: str, stage: str) -> Callable:
+    """The function `stage(run, force=...)` of a task."""
+    if task not in _MODULES:
+        raise PipelineError(f"task '{task}' is not implemented yet; implemented: {', '.join(_MODULES)}")
+    module = import_module(f"{_MODULES[task]}.{stage}")
+    return getattr(module, stage)
+
+
+def headline_metric(task: str) -> str:
+    """The metric `runs list` shows for a task."""
+    return {"sentiment": "accuracy", "translation": "bleu", "language_model": "perplexity"}.get(task, "")

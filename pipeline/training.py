@@ -1,0 +1,132 @@
+"""Fitting a compiled Keras model with early stopping, best weights, resumable checkpoints, history.csv and
+TensorBoard logs. An interrupted fit resumes from the last finished epoch with the optimizer state."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from data.atomic import write_json, write_with
+
+
+class ResumableCheckpoint(keras.callbacks.Callback):
+    """After every epoch: save the full model (with optimizer) as last.keras, the best-so-far weights on
+    validation loss, the history so far and the early-stopping state; stop early after `patience` epochs
+    without improvement or once `max_seconds` of training have passed."""
+
+    def __init__(self, directory: Path, patience: int, max_seconds: float = 0.0, state: dict | None = None):
+        super().__init__()
+        self.directory = Path(directory)
+        self.patience = patience
+        self.max_seconds = max_seconds
+        self.state = state or {
+            "epoch": 0,
+            "best_val_loss": None,
+            "best_epoch": None,
+            "wait": 0,
+            "history": [],
+            "train_seconds": 0.0,
+        }
+        self._epoch_start = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch_start = time.time()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = {key: float(value) for key, value in (logs or {}).items()}
+        self.state["train_seconds"] += time.time() - self._epoch_start
+        self.state["history"].append(
+            {"epoch": epoch + 1, **logs, "elapsed_seconds": round(self.state["train_seconds"], 2)}
+        )
+        val_loss = logs.get("val_loss", logs.get("loss"))
+        best = self.state["best_val_loss"]
+        if best is None or val_loss < best:
+            self.state.update(best_val_loss=val_loss, best_epoch=epoch + 1, wait=0)
+            write_with(self.directory / "best.weights.h5", self.model.save_weights)
+        else:
+            self.state["wait"] += 1
+        self.state["epoch"] = epoch + 1
+        write_with(self.directory / "last.keras", self.model.save)
+        write_json(self.directory / "state.json", self.state)
+        if self.patience and self.state["wait"] >= self.patience:
+            self.model.stop_training = True
+        if self.max_seconds and self.state["train_seconds"] >= self.max_seconds:
+            self.model.stop_training = True
+
+
+def load_resume_state(directory: Path, key: str) -> dict | None:
+    """The saved state of an interrupted fit with the same stage key, or None."""
+    state_path = directory / "state.json"
+    if not state_path.is_file() or not (directory / "last.keras").is_file():
+        return None
+    state = json.loads(state_path.read_text(encoding="utf-8"))
+    return state if state.get("key") == key else None
+
+
+def fit(
+    model: keras.Model,
+    train_data: Any,
+    valid_data: Any,
+    *,
+    run_path: Path,
+    key: str,
+    epochs: int,
+    patience: int,
+    max_seconds: float = 0.0,
+    verbose: int = 1,
+    resume: bool = True,
+) -> dict:
+    """Fit with checkpoints in `run_path/checkpoints` (resuming an interrupted fit with the same `key`),
+    restore the best weights, and return the training state (history, best epoch, seconds)."""
+    checkpoints = run_path / "checkpoints"
+    state = load_resume_state(checkpoints, key) if resume else None
+    if state is None:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        checkpoints.mkdir(parents=True)
+        state = {
+            "key": key,
+            "epoch": 0,
+            "best_val_loss": None,
+            "best_epoch": None,
+            "wait": 0,
+            "history": [],
+            "train_seconds": 0.0,
+        }
+    else:
+        model = keras.saving.load_model(checkpoints / "last.keras", safe_mode=True)
+        print(f"resuming training of {run_path} after epoch {state['epoch']}")
+    checkpoint = ResumableCheckpoint(checkpoints, patience, max_seconds, state)
+    done = (patience and state["wait"] >= patience) or (max_seconds and state["train_seconds"] >= max_seconds)
+    if state["epoch"] < epochs and not done:
+        callbacks = [checkpoint, keras.callbacks.TensorBoard(log_dir=str(run_path / "tensorboard"))]
+        model.fit(
+            train_data,
+            validation_data=valid_data,
+            epochs=epochs,
+            initial_epoch=state["epoch"],
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+    if state["best_epoch"] is not None:
+        model.load_weights(checkpoints / "best.weights.h5")
+    state["model"] = model
+    return state
+
+
+def history_frame(state: dict):
+    """The per-epoch history as a DataFrame (epoch, loss, accuracy, val_loss, ..., elapsed_seconds)."""
+    import pandas as pd  # noqa: PLC0415
+
+    return pd.DataFrame(state["history"])
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and the backend."""
+    keras.utils.set_random_seed(seed)
+    np.random.seed(seed)
