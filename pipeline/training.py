@@ -81,9 +81,11 @@ def fit(
     max_seconds: float = 0.0,
     verbose: int = 1,
     resume: bool = True,
+    callbacks: list | None = None,
 ) -> dict:
     """Fit with checkpoints in `run_path/checkpoints` (resuming an interrupted fit with the same `key`),
-    restore the best weights, and return the training state (history, best epoch, seconds)."""
+    restore the best weights, and return the training state (history, best epoch, seconds). Extra
+    `callbacks` run after the checkpoint's, outside the measured training time."""
     checkpoints = run_path / "checkpoints"
     state = load_resume_state(checkpoints, key) if resume else None
     if state is None:
@@ -104,7 +106,11 @@ def fit(
     checkpoint = ResumableCheckpoint(checkpoints, patience, max_seconds, state)
     done = (patience and state["wait"] >= patience) or (max_seconds and state["train_seconds"] >= max_seconds)
     if state["epoch"] < epochs and not done:
-        callbacks = [checkpoint, keras.callbacks.TensorBoard(log_dir=str(run_path / "tensorboard"))]
+        callbacks = [
+            checkpoint,
+            keras.callbacks.TensorBoard(log_dir=str(run_path / "tensorboard")),
+            *(callbacks or []),
+        ]
         model.fit(
             train_data,
             validation_data=valid_data,

@@ -46,7 +46,7 @@ def compile_model(model: keras.Model, train_cfg: dict, num_classes: int) -> None
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
 
 
-def train(run: RunDir, force: bool = False) -> None:
+def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> None:
     """Build the model from [model], fit it on train with early stopping on valid, save model.keras."""
     run.require("featurize")
     cfg, train_cfg = run.config, run.config["train"]
@@ -99,6 +99,7 @@ def train(run: RunDir, force: bool = False) -> None:
             patience=train_cfg["patience"],
             max_seconds=train_cfg["max_seconds"],
             verbose=train_cfg["verbose"],
+            callbacks=callbacks,
         )
     model = state.pop("model")
     write_with(run.path / "model.keras", model.save)

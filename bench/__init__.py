@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench-<task>` writes reports/<task>.md."""
