@@ -62,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
         "batch_size": 64,
         "learning_rate": 1e-3,
         "optimizer": "adam",  # adam | adamw | sgd | rmsprop
+        "lr_schedule": "constant",  # constant | cosine (decays to 0 over train.epochs) | linear
         "patience": 2,  # early stopping on validation loss
         "max_seconds": 0.0,  # stop after the epoch that passes this wall time (0 = no limit)
         "mixed_precision": False,

@@ -3,6 +3,7 @@ TensorBoard logs. An interrupted fit resumes from the last finished epoch with t
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import time
@@ -11,6 +12,7 @@ from typing import Any
 
 import keras
 import numpy as np
+import pandas as pd
 
 from data.atomic import write_json, write_with
 
@@ -108,7 +110,7 @@ def fit(
     if state["epoch"] < epochs and not done:
         callbacks = [
             checkpoint,
-            keras.callbacks.TensorBoard(log_dir=str(run_path / "tensorboard")),
+            *tensorboard_callbacks(run_path / "tensorboard"),
             *(callbacks or []),
         ]
         model.fit(
@@ -125,10 +127,17 @@ def fit(
     return state
 
 
-def history_frame(state: dict):
-    """The per-epoch history as a DataFrame (epoch, loss, accuracy, val_loss, ..., elapsed_seconds)."""
-    import pandas as pd  # noqa: PLC0415
+def tensorboard_callbacks(log_dir: Path) -> list:
+    """Keras's TensorBoard callback (it writes through tf.summary), or none where TensorFlow is absent,
+    as on a JAX-only machine."""
+    if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("tensorboard") is None:
+        print("note: TensorFlow/TensorBoard not installed; no TensorBoard logs for this run")
+        return []
+    return [keras.callbacks.TensorBoard(log_dir=str(log_dir))]
 
+
+def history_frame(state: dict) -> pd.DataFrame:
+    """The per-epoch history as a DataFrame (epoch, loss, accuracy, val_loss, ..., elapsed_seconds)."""
     return pd.DataFrame(state["history"])
 
 

@@ -3,6 +3,7 @@ with the most confidently misclassified reviews and, for linear models, the stro
 
 from __future__ import annotations
 
+import json
 import time
 
 import keras
@@ -71,8 +72,6 @@ def evaluate(run: RunDir, force: bool = False) -> dict:
 
 
 def _read_metrics(run: RunDir) -> dict:
-    import json  # noqa: PLC0415
-
     return json.loads((run.path / "metrics.json").read_text(encoding="utf-8"))
 
 

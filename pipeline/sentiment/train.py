@@ -36,12 +36,29 @@ def make_batches(x, y, batch_size: int, *, training: bool, bucket: bool, seed: i
     return SequenceBatches(x, y, batch_size=batch_size, shuffle=training, bucket=bucket, seed=seed)
 
 
-def compile_model(model: keras.Model, train_cfg: dict, num_classes: int) -> None:
+SCHEDULES = ("constant", "cosine", "linear")
+
+
+def learning_rate(train_cfg: dict, steps_per_epoch: int):
+    """A float, or a schedule that decays to 0 over train.epochs x steps_per_epoch steps."""
+    name, rate = train_cfg["lr_schedule"], train_cfg["learning_rate"]
+    if name not in SCHEDULES:
+        raise PipelineError(f"unknown train.lr_schedule '{name}'; known: {', '.join(SCHEDULES)}")
+    total = max(1, train_cfg["epochs"] * steps_per_epoch)
+    if name == "cosine":
+        return keras.optimizers.schedules.CosineDecay(rate, decay_steps=total)
+    if name == "linear":
+        return keras.optimizers.schedules.PolynomialDecay(rate, decay_steps=total, end_learning_rate=0.0)
+    return rate
+
+
+def compile_model(model: keras.Model, train_cfg: dict, num_classes: int, steps_per_epoch: int = 1) -> None:
+    """Compile with the configured optimizer, learning-rate schedule, loss and accuracy."""
     if train_cfg["optimizer"] not in OPTIMIZERS:
         raise PipelineError(
             f"unknown train.optimizer '{train_cfg['optimizer']}'; known: {', '.join(OPTIMIZERS)}"
         )
-    optimizer = OPTIMIZERS[train_cfg["optimizer"]](learning_rate=train_cfg["learning_rate"])
+    optimizer = OPTIMIZERS[train_cfg["optimizer"]](learning_rate=learning_rate(train_cfg, steps_per_epoch))
     loss = "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
 
@@ -63,6 +80,9 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
     x_valid, y_valid = load_features(run, "valid")
     strategy, scope = strategy_scope(train_cfg["strategy"])
     batch_size = train_cfg["batch_size"] * (strategy.num_replicas_in_sync if strategy else 1)
+    train_data = make_batches(
+        x_train, y_train, batch_size, training=True, bucket=train_cfg["bucket_by_length"], seed=cfg["seed"]
+    )
     with scope:
         try:
             if info["input_kind"] == "sparse":
@@ -79,12 +99,9 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
                 )
         except ValueError as exc:
             raise PipelineError(f"model: {exc}") from None
-        compile_model(model, train_cfg, len(classes))
+        compile_model(model, train_cfg, len(classes), steps_per_epoch=len(train_data))
     if train_cfg["verbose"]:
         model.summary(print_fn=lambda line, **_: print(line))
-    train_data = make_batches(
-        x_train, y_train, batch_size, training=True, bucket=train_cfg["bucket_by_length"], seed=cfg["seed"]
-    )
     valid_data = make_batches(
         x_valid, y_valid, cfg["eval"]["batch_size"], training=False, bucket=False, seed=cfg["seed"]
     )
