@@ -39,13 +39,18 @@ class LabelEncoder:
         return len(self.classes) == 2
 
     @classmethod
-    def fit(cls, values: Sequence[object], source: str = "labels") -> LabelEncoder:
-        """Learn the classes from training labels; refuses missing values and fewer than two classes."""
+    def fit(
+        cls, values: Sequence[object], source: str = "labels", rows: Sequence[int] | None = None
+    ) -> LabelEncoder:
+        """Learn the classes from training labels; refuses missing values (naming the row, as in `encode`)
+        and fewer than two classes."""
         keys = []
-        for row, value in enumerate(values, start=1):
+        for position, value in enumerate(values):
             key = _key(value)
             if key is None:
-                raise ValueError(f"{source}: row {row} has no label")
+                raise ValueError(
+                    f"{source}: row {rows[position] if rows is not None else position + 1} has no label"
+                )
             keys.append(key)
         distinct = sorted(set(keys))
         lowered = {key.lower() for key in distinct}
@@ -53,21 +58,26 @@ class LabelEncoder:
             raise ValueError(f"{source}: needs at least two label values, found {distinct}")
         for negatives, positives in BINARY_SPELLINGS:
             if lowered <= negatives | positives and lowered & negatives and lowered & positives:
-                aliases = {key: (1 if key.lower() in positives else 0) for key in distinct}
+                # The whole spelling family and the class names are accepted later, in any case.
+                aliases = {key: 0 for key in negatives | {"negative"}}
+                aliases.update({key: 1 for key in positives | {"positive"}})
                 return cls(["negative", "positive"], aliases)
         if all(_is_int(key) for key in distinct):
             distinct = sorted(distinct, key=lambda key: float(key))
         return cls(distinct, {key: index for index, key in enumerate(distinct)})
 
-    def encode(self, values: Sequence[object], source: str = "labels") -> list[int]:
-        """Ids for raw label values; an unknown or missing value is an error naming its row."""
+    def encode(
+        self, values: Sequence[object], source: str = "labels", rows: Sequence[int] | None = None
+    ) -> list[int]:
+        """Ids for raw label values (case-insensitive); an unknown or missing value is an error naming its
+        row: its position in `values`, or the matching entry of `rows` (the file's row numbers)."""
+        lowered = {alias.lower(): index for alias, index in self.aliases.items()}
         ids = []
-        for row, value in enumerate(values, start=1):
+        for position, value in enumerate(values):
             key = _key(value)
-            index = self.aliases.get(key) if key is not None else None
-            if index is None and key is not None:
-                index = self.aliases.get(key.lower(), self.aliases.get(key.capitalize()))
+            index = None if key is None else self.aliases.get(key, lowered.get(key.lower()))
             if index is None:
+                row = rows[position] if rows is not None else position + 1
                 known = ", ".join(sorted(self.aliases))
                 raise ValueError(f"{source}: row {row} has unknown label {value!r}; known labels: {known}")
             ids.append(index)

@@ -12,7 +12,9 @@ import scipy.sparse as sp
 class SequenceBatches(keras.utils.PyDataset):
     """Batches of right-padded id sequences. With `bucket`, each epoch shuffles, sorts windows of 50 batches
     by length and shuffles the batches, so a batch holds reviews of similar length; with `trim`, each batch is
-    cut to its longest sequence, so recurrent layers do not step over columns of padding."""
+    cut to its longest sequence rounded up to a multiple of `length_multiple`, so recurrent layers do not step
+    over columns of padding while compiled backends (JAX) see only a few distinct shapes. `rows_multiple`
+    cuts the last batch to a multiple of that many rows (a distribution strategy's replica count)."""
 
     def __init__(
         self,
@@ -23,11 +25,15 @@ class SequenceBatches(keras.utils.PyDataset):
         bucket: bool = False,
         trim: bool = True,
         seed: int = 0,
+        length_multiple: int = 16,
+        rows_multiple: int = 1,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if batch_size < rows_multiple:
+            raise ValueError(f"batch size {batch_size} is smaller than the {rows_multiple} replicas")
         self.x, self.y = x, y
-        self.batch_size = batch_size
+        self.batch_size, self.length_multiple, self.rows_multiple = batch_size, length_multiple, rows_multiple
         self.shuffle, self.bucket, self.trim = shuffle, bucket, trim
         self.lengths = (x != 0).sum(axis=1)
         self.rng = np.random.default_rng(seed)
@@ -45,7 +51,7 @@ class SequenceBatches(keras.utils.PyDataset):
                     for chunk in np.array_split(index, max(1, math.ceil(len(index) / window)))
                 ]
             )
-        batches = [index[i : i + self.batch_size] for i in range(0, len(index), self.batch_size)]
+        batches = _split_rows(index, self.batch_size, self.rows_multiple)
         if self.shuffle and self.bucket:
             batches = [batches[i] for i in self.rng.permutation(len(batches))]
         return batches
@@ -55,9 +61,10 @@ class SequenceBatches(keras.utils.PyDataset):
 
     def __getitem__(self, i: int):
         rows = self.order[i]
-        x = self.x[rows]
+        x = self.x[rows].astype(np.int32, copy=False)
         if self.trim:
-            x = x[:, : max(1, int(self.lengths[rows].max()))]
+            longest = max(1, int(self.lengths[rows].max()))
+            x = x[:, : math.ceil(longest / self.length_multiple) * self.length_multiple]
         return (x,) if self.y is None else (x, self.y[rows])
 
     def on_epoch_end(self) -> None:
@@ -75,25 +82,57 @@ class SparseBatches(keras.utils.PyDataset):
         batch_size: int = 64,
         shuffle: bool = False,
         seed: int = 0,
+        rows_multiple: int = 1,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.x, self.y = sp.csr_matrix(x, dtype=np.float32), y
-        self.batch_size, self.shuffle = batch_size, shuffle
+        self.batch_size, self.shuffle, self.rows_multiple = batch_size, shuffle, rows_multiple
         self.rng = np.random.default_rng(seed)
-        self.index = self.rng.permutation(self.x.shape[0]) if shuffle else np.arange(self.x.shape[0])
+        self._make_order()
+
+    def _make_order(self) -> None:
+        index = self.rng.permutation(self.x.shape[0]) if self.shuffle else np.arange(self.x.shape[0])
+        self.order = _split_rows(index, self.batch_size, self.rows_multiple)
 
     def __len__(self) -> int:
-        return math.ceil(self.x.shape[0] / self.batch_size)
+        return len(self.order)
 
     def __getitem__(self, i: int):
-        rows = self.index[i * self.batch_size : (i + 1) * self.batch_size]
+        rows = self.order[i]
         x = _to_backend_sparse(self.x[rows])
         return (x,) if self.y is None else (x, self.y[rows])
 
     def on_epoch_end(self) -> None:
         if self.shuffle:
-            self.index = self.rng.permutation(self.x.shape[0])
+            self._make_order()
+
+
+def _split_rows(index: np.ndarray, batch_size: int, rows_multiple: int) -> list[np.ndarray]:
+    """Consecutive batches of `index`; the last is cut to a multiple of `rows_multiple` rows (tf.distribute
+    fails on a batch that does not split evenly over its replicas), so at most rows_multiple - 1 rows of an
+    epoch are left out, different ones each epoch when shuffled."""
+    usable = len(index) - (len(index) % batch_size) % rows_multiple
+    return [index[i : min(i + batch_size, usable)] for i in range(0, usable, batch_size)]
+
+
+def as_dataset(batches: keras.utils.PyDataset):
+    """What model.fit / predict should get. Under TensorFlow, id sequences go through a tf.data pipeline
+    whose signature says every batch has its own length: Keras would otherwise fix the length from the first
+    two batches and fail on a shorter one. Other batches (and other backends) are passed as they are."""
+    if keras.backend.backend() != "tensorflow" or not isinstance(batches, SequenceBatches):
+        return batches
+    import tensorflow as tf  # noqa: PLC0415 - only under the TensorFlow backend
+
+    def generate():
+        for i in range(len(batches)):
+            yield batches[i]
+        batches.on_epoch_end()
+
+    ids = tf.TensorSpec((None, None), tf.int32)
+    signature = (ids,) if batches.y is None else (ids, tf.TensorSpec((None,), tf.int32))
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches))).prefetch(2)
 
 
 def _to_backend_sparse(batch: sp.csr_matrix):

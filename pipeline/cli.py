@@ -6,6 +6,7 @@ Heavy imports (TensorFlow, Keras) happen inside the commands so `--help` stays f
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
@@ -208,7 +209,7 @@ def predict(run_path, texts, input_path, text_col, output_path, threshold, batch
             frame = read_table(input_path, text_col=text_col, label_col=None)
         except DataError as exc:
             raise PipelineError(str(exc)) from None
-        if input_path == "-" or Path(input_path).suffix in (".txt", ".gz") and text_col not in frame:
+        if Path(input_path).suffix in (".txt", ".gz") and text_col not in frame:
             text_col = "text"
     else:
         frame = pd.DataFrame({"text": list(texts)})
@@ -235,7 +236,12 @@ def predict(run_path, texts, input_path, text_col, output_path, threshold, batch
 
 @cli.group()
 def config():
-    """Inspect configs."""
+    """Inspect configs.
+
+    \b
+    Example:
+      python -m pipeline config show --config configs/sentiment-bigru.toml
+    """
 
 
 @config.command("show")
@@ -257,7 +263,12 @@ def config_show(config_path, overrides):
 
 @cli.group()
 def runs():
-    """List, show and compare run directories."""
+    """List, show and compare run directories.
+
+    \b
+    Example:
+      python -m pipeline runs list
+    """
 
 
 @runs.command("list")
@@ -305,7 +316,12 @@ def runs_compare(run_paths):
 @cli.group()
 @_data_dir_option
 def datasets():
-    """The dataset registry: names, where each is found, size and checksum state."""
+    """The dataset registry: names, where each is found, size and checksum state.
+
+    \b
+    Example:
+      python -m pipeline datasets list
+    """
 
 
 @datasets.command("list")
@@ -366,14 +382,28 @@ def datasets_fetch(name, force):
     click.echo(str(fetch(name, force=force)))
 
 
+def _examples_last(command: click.Command) -> None:
+    """Move each docstring's Example block into the epilog, so `--help` ends with it (after the options)."""
+    marker = "\b\nExample"
+    text = inspect.cleandoc(command.help or "")
+    if marker in text:
+        body, _, example = text.partition(marker)
+        command.help, command.epilog = body.rstrip(), marker + example
+    for sub in getattr(command, "commands", {}).values():
+        _examples_last(sub)
+
+
+_examples_last(cli)
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit status 1."""
     from data.errors import DataError  # noqa: PLC0415
 
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):  # Click turns Ctrl-C into Abort
+        click.echo("interrupted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
@@ -381,6 +411,3 @@ def main() -> None:
     except (PipelineError, DataError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)

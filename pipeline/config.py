@@ -7,10 +7,9 @@ key is refused with the list of known ones. `--set table.key=value` values are p
 from __future__ import annotations
 
 import copy
+import tomllib
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from pipeline.errors import PipelineError
 
@@ -77,6 +76,66 @@ DEFAULTS: dict[str, Any] = {
         "batch_size": 256,
     },
 }
+
+
+# Allowed values of the keys that name a choice; the task modules check the rest of their meaning.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "features.kind": ("sequence", "tfidf", "bow", "onehot", "nbsvm"),
+    "features.truncate": ("post", "pre"),
+    "model.kind": ("dense", "simplernn", "lstm", "gru", "transformer"),
+    "model.pooling": ("mean", "max"),
+    "train.optimizer": ("adam", "adamw", "sgd", "rmsprop"),
+    "train.lr_schedule": ("constant", "cosine", "linear"),
+    "train.strategy": ("default", "mirrored", "multi-worker"),
+}
+# (lowest, highest, whether the bounds themselves are allowed) for numeric keys.
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "data.valid_fraction": (0.0, 1.0, False),
+    "data.test_fraction": (0.0, 1.0, False),
+    "data.max_chars": (1, float("inf"), True),
+    "data.limit": (0, float("inf"), True),
+    "features.ngram_max": (1, 5, True),
+    "features.max_features": (0, float("inf"), True),
+    "features.min_df": (1, float("inf"), True),
+    "features.nb_alpha": (0.0, float("inf"), False),
+    "features.max_tokens": (5, float("inf"), True),
+    "features.min_count": (1, float("inf"), True),
+    "features.sequence_length": (1, 100_000, True),
+    "model.embed_dim": (1, 100_000, True),
+    "model.units": (1, 100_000, True),
+    "model.layers": (1, 100, True),
+    "model.dropout": (0.0, 0.99, True),
+    "model.num_heads": (1, 1024, True),
+    "model.ff_dim": (1, 1_000_000, True),
+    "model.head_units": (0, 1_000_000, True),
+    "model.hidden_units": (0, 1_000_000, True),
+    "model.l2": (0.0, float("inf"), True),
+    "train.epochs": (1, 100_000, True),
+    "train.batch_size": (1, 1_000_000, True),
+    "train.learning_rate": (0.0, float("inf"), False),
+    "train.patience": (0, 100_000, True),
+    "train.max_seconds": (0.0, float("inf"), True),
+    "eval.threshold": (0.0, 1.0, False),
+    "eval.n_misclassified": (0, 10_000, True),
+    "eval.n_top_ngrams": (0, 10_000, True),
+    "eval.batch_size": (1, 1_000_000, True),
+}
+
+
+def _check_values(cfg: dict) -> None:
+    for name, choices in CHOICES.items():
+        table, key = name.split(".")
+        if cfg[table][key] not in choices:
+            raise PipelineError(f"unknown {name} '{cfg[table][key]}'; known: {', '.join(choices)}")
+    for name, (low, high, inclusive) in RANGES.items():
+        table, key = name.split(".")
+        value = cfg[table][key]
+        inside = low <= value <= high if inclusive else low < value < high
+        if not inside:
+            bounds = f"from {low} to {high}" if inclusive else f"between {low} and {high} (exclusive)"
+            raise PipelineError(
+                f"config key '{name}' must be {bounds.replace('inf', 'infinity')}, got {value}"
+            )
 
 
 def _check_keys(given: dict, defaults: dict, where: str) -> None:
@@ -161,6 +220,7 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     _check_types(cfg, DEFAULTS)
     if cfg["task"] not in TASKS:
         raise PipelineError(f"unknown task '{cfg['task']}'; known: {', '.join(TASKS)}")
+    _check_values(cfg)
     return cfg
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 import keras
 
@@ -12,8 +11,8 @@ from pipeline.errors import PipelineError
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
-def strategy_scope(name: str) -> tuple[Any, contextlib.AbstractContextManager]:
-    """The tf.distribute strategy named by `train.strategy` and its scope (a no-op scope for "default").
+def make_strategy(name: str):
+    """The tf.distribute strategy named by `train.strategy`, or None for "default".
 
     "mirrored" replicates the model on every local GPU (or every logical CPU device); "multi-worker" reads the
     cluster from the TF_CONFIG environment variable, as TensorFlow documents.
@@ -21,7 +20,7 @@ def strategy_scope(name: str) -> tuple[Any, contextlib.AbstractContextManager]:
     if name not in STRATEGIES:
         raise PipelineError(f"unknown train.strategy '{name}'; known: {', '.join(STRATEGIES)}")
     if name == "default":
-        return None, contextlib.nullcontext()
+        return None
     if keras.backend.backend() != "tensorflow":
         raise PipelineError(
             f"train.strategy = '{name}' needs the TensorFlow backend "
@@ -29,12 +28,16 @@ def strategy_scope(name: str) -> tuple[Any, contextlib.AbstractContextManager]:
         )
     import tensorflow as tf  # noqa: PLC0415 - only under the TensorFlow backend
 
-    strategy = (
+    return (
         tf.distribute.MirroredStrategy()
         if name == "mirrored"
         else tf.distribute.MultiWorkerMirroredStrategy()
     )
-    return strategy, strategy.scope()
+
+
+def strategy_scope(strategy) -> contextlib.AbstractContextManager:
+    """A fresh scope of the strategy (a scope object can be entered only once), or a no-op one."""
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
 def set_precision(mixed: bool) -> None:

@@ -78,16 +78,16 @@ class RunDir:
             recorded_task = manifest.get("task")
             if recorded_task != config["task"]:
                 raise PipelineError(
-                    f"{path} is a run of task '{recorded_task}', not '{config['task']}'; "
-                    "choose another --name"
+                    f"{path} is a run of task '{recorded_task}', not '{config['task']}'; choose another --name"
                 )
-            old = load_config(path / "config.toml")
-            changed = diff_configs(old, config)
-            if changed and not force:
-                raise PipelineError(
-                    f"{path} was made with a different config (changed: {', '.join(changed)}); "
-                    "use --force to rerun it in place or --name for a new run"
-                )
+            finished = [s for s, r in manifest.get("stages", {}).items() if r.get("status") == "done"]
+            if finished and (path / "config.toml").is_file() and not force:
+                changed = diff_configs(load_config(path / "config.toml"), config)
+                if changed:
+                    raise PipelineError(
+                        f"{path} was made with a different config (changed: {', '.join(changed)}); "
+                        "use --force to rerun it in place or --name for a new run"
+                    )
         elif path.exists() and any(path.iterdir()):
             raise PipelineError(
                 f"{path} exists, is not empty and has no manifest.json; choose another --name"
@@ -104,7 +104,6 @@ class RunDir:
                 "git_commit": git_commit(),
             }
         )
-        write_text(path / "config.toml", dump_toml(config))
         run.save_manifest()
         return run
 
@@ -139,7 +138,9 @@ class RunDir:
         return all((self.path / name).exists() for name in record.get("outputs", {}))
 
     def finish_stage(self, stage: str, key: str, outputs: list[str], started: float, **extra: Any) -> None:
-        """Record a finished stage with the checksums of its outputs (paths relative to the run)."""
+        """Record a finished stage with the checksums of its outputs (paths relative to the run); config.toml
+        is written here, so it always names the config that produced what the run holds."""
+        write_text(self.path / "config.toml", dump_toml(self.config))
         self.manifest["stages"][stage] = {
             "status": "done",
             "key": key,

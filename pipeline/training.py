@@ -118,6 +118,7 @@ def fit(
             validation_data=valid_data,
             epochs=epochs,
             initial_epoch=state["epoch"],
+            shuffle=False,  # the batches shuffle themselves, each epoch
             callbacks=callbacks,
             verbose=verbose,
         )

@@ -69,7 +69,7 @@ def _clean(frame: pd.DataFrame, source: str, max_chars: int) -> tuple[pd.DataFra
     lengths = text[~missing].astype(str).str.len()
     too_long = lengths[lengths > max_chars]
     if len(too_long):
-        row = int(frame.index.get_loc(too_long.index[0])) + 1
+        row = int(too_long.index[0]) + 1
         raise PipelineError(
             f"{source}: row {row} has a text of {int(too_long.iloc[0]):,} characters, over "
             f"data.max_chars = {max_chars:,}; shorten it or raise data.max_chars"
@@ -107,10 +107,13 @@ def prepare(run: RunDir, force: bool = False) -> None:
     seed = cfg["seed"]
     first = cleaned.get("train", cleaned.get("all"))
     try:
-        labels = LabelEncoder.fit(first["label_value"].tolist(), source=first.attrs.get("source", "labels"))
+        # Row numbers are the file's (1-based data rows), counted before rows without text were skipped.
+        labels = LabelEncoder.fit(
+            first["label_value"].tolist(), source=first.attrs.get("source", "labels"), rows=_rows(first)
+        )
         for part, frame in cleaned.items():
             frame["label"] = labels.encode(
-                frame["label_value"].tolist(), source=frame.attrs.get("source", part)
+                frame["label_value"].tolist(), source=frame.attrs.get("source", part), rows=_rows(frame)
             )
     except ValueError as exc:
         raise PipelineError(str(exc)) from None
@@ -145,6 +148,10 @@ def prepare(run: RunDir, force: bool = False) -> None:
         f"prepare: {sizes['train']:,} train, {sizes['valid']:,} valid, {sizes['test']:,} test rows, "
         f"classes {labels.classes} -> {out_dir}"
     )
+
+
+def _rows(frame: pd.DataFrame) -> list[int]:
+    return [int(index) + 1 for index in frame.index]
 
 
 def _split(frame: pd.DataFrame, fraction: float, seed: int, option: str) -> tuple[pd.DataFrame, pd.DataFrame]:

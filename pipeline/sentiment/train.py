@@ -12,8 +12,8 @@ import keras
 from data.atomic import write_with
 from features.labels import LabelEncoder
 from models.classifiers import build_classifier
-from pipeline.batches import SequenceBatches, SparseBatches
-from pipeline.distribute import set_precision, strategy_scope
+from pipeline.batches import SequenceBatches, SparseBatches, as_dataset
+from pipeline.distribute import make_strategy, set_precision, strategy_scope
 from pipeline.errors import PipelineError
 from pipeline.plots import plot_training_curves
 from pipeline.rundir import RunDir
@@ -29,11 +29,23 @@ OPTIMIZERS = {
 }
 
 
-def make_batches(x, y, batch_size: int, *, training: bool, bucket: bool, seed: int):
-    """The PyDataset for sparse or id-sequence features."""
+def make_batches(x, y, batch_size: int, *, training: bool, bucket: bool, seed: int, rows_multiple: int = 1):
+    """Batches of sparse or id-sequence features, ready for model.fit / predict (see batches.as_dataset)."""
     if hasattr(x, "tocsr"):
-        return SparseBatches(x, y, batch_size=batch_size, shuffle=training, seed=seed)
-    return SequenceBatches(x, y, batch_size=batch_size, shuffle=training, bucket=bucket, seed=seed)
+        batches = SparseBatches(
+            x, y, batch_size=batch_size, shuffle=training, seed=seed, rows_multiple=rows_multiple
+        )
+    else:
+        batches = SequenceBatches(
+            x,
+            y,
+            batch_size=batch_size,
+            shuffle=training,
+            bucket=bucket,
+            seed=seed,
+            rows_multiple=rows_multiple,
+        )
+    return as_dataset(batches)
 
 
 SCHEDULES = ("constant", "cosine", "linear")
@@ -63,6 +75,24 @@ def compile_model(model: keras.Model, train_cfg: dict, num_classes: int, steps_p
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
 
 
+def _build(model_cfg: dict, info: dict, num_classes: int) -> keras.Model:
+    """The classifier for the featurized input (sparse vectors or id sequences)."""
+    try:
+        if info["input_kind"] == "sparse":
+            return build_classifier(
+                model_cfg, input_kind="sparse", input_dim=info["dim"], num_classes=num_classes
+            )
+        return build_classifier(
+            model_cfg,
+            input_kind="sequence",
+            vocabulary_size=info["vocabulary_size"],
+            sequence_length=info["sequence_length"],
+            num_classes=num_classes,
+        )
+    except ValueError as exc:
+        raise PipelineError(f"model: {exc}") from None
+
+
 def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> None:
     """Build the model from [model], fit it on train with early stopping on valid, save model.keras."""
     run.require("featurize")
@@ -78,34 +108,32 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
     classes = LabelEncoder.load(run.path / "prepare" / "labels.json").classes
     x_train, y_train = load_features(run, "train")
     x_valid, y_valid = load_features(run, "valid")
-    strategy, scope = strategy_scope(train_cfg["strategy"])
-    batch_size = train_cfg["batch_size"] * (strategy.num_replicas_in_sync if strategy else 1)
+    strategy = make_strategy(train_cfg["strategy"])
+    replicas = strategy.num_replicas_in_sync if strategy else 1
+    seed = cfg["seed"]
     train_data = make_batches(
-        x_train, y_train, batch_size, training=True, bucket=train_cfg["bucket_by_length"], seed=cfg["seed"]
+        x_train,
+        y_train,
+        train_cfg["batch_size"] * replicas,
+        training=True,
+        bucket=train_cfg["bucket_by_length"],
+        seed=seed,
+        rows_multiple=replicas,
     )
-    with scope:
-        try:
-            if info["input_kind"] == "sparse":
-                model = build_classifier(
-                    cfg["model"], input_kind="sparse", input_dim=info["dim"], num_classes=len(classes)
-                )
-            else:
-                model = build_classifier(
-                    cfg["model"],
-                    input_kind="sequence",
-                    vocabulary_size=info["vocabulary_size"],
-                    sequence_length=info["sequence_length"],
-                    num_classes=len(classes),
-                )
-        except ValueError as exc:
-            raise PipelineError(f"model: {exc}") from None
-        compile_model(model, train_cfg, len(classes), steps_per_epoch=len(train_data))
-    if train_cfg["verbose"]:
-        model.summary(print_fn=lambda line, **_: print(line))
     valid_data = make_batches(
-        x_valid, y_valid, cfg["eval"]["batch_size"], training=False, bucket=False, seed=cfg["seed"]
+        x_valid,
+        y_valid,
+        cfg["eval"]["batch_size"] * replicas,
+        training=False,
+        bucket=False,
+        seed=seed,
+        rows_multiple=replicas,
     )
-    with scope:
+    with strategy_scope(strategy):
+        model = _build(cfg["model"], info, len(classes))
+        compile_model(model, train_cfg, len(classes), steps_per_epoch=len(train_data))
+        if train_cfg["verbose"]:
+            model.summary(print_fn=lambda line, **_: print(line))
         state = fit(
             model,
             train_data,
@@ -116,6 +144,7 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
             patience=train_cfg["patience"],
             max_seconds=train_cfg["max_seconds"],
             verbose=train_cfg["verbose"],
+            resume=not force,
             callbacks=callbacks,
         )
     model = state.pop("model")

@@ -1,0 +1,208 @@
+"""Shared helpers for the pipeline tests: synthetic review files, small TOML configs, the CLI called
+in-process through the real `pipeline.cli.main()` (so the one-line error path is what is tested), and a few
+trained runs shared by the whole session (each takes a few seconds on two CPU cores)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+
+import pandas as pd
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+POSITIVE = ["great", "excellent", "wonderful", "loved", "brilliant", "superb", "delightful", "moving"]
+NEGATIVE = ["awful", "terrible", "boring", "hated", "dreadful", "dull", "poor", "waste"]
+NEUTRAL = ["average", "okay", "ordinary", "middling", "passable", "mediocre", "plain", "forgettable"]
+FILLER = ["the", "movie", "film", "plot", "actors", "was", "a", "story", "and", "it", "this", "really"]
+WORDS = {"positive": POSITIVE, "negative": NEGATIVE, "neutral": NEUTRAL}
+
+
+def make_reviews(n: int = 120, classes: tuple[str, ...] = ("negative", "positive"), seed: int = 0):
+    """`n` short reviews, classes in turn, each with three words of its class among neutral filler."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = classes[i % len(classes)]
+        tokens = rng.choices(FILLER, k=rng.randint(3, 7)) + rng.choices(WORDS[label], k=3)
+        rng.shuffle(tokens)
+        ending = rng.choice([".", "!", " <br /><br />Really."])
+        rows.append({"text": " ".join(tokens).capitalize() + ending, "label": label})
+    return pd.DataFrame(rows)
+
+
+def write_reviews(path: Path, n: int = 120, classes=("negative", "positive"), seed: int = 0) -> Path:
+    make_reviews(n, classes, seed).to_csv(path, index=False)
+    return path
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    return repr(value)
+
+
+SMALL = {
+    "features": {
+        "kind": "tfidf",
+        "ngram_max": 1,
+        "min_df": 1,
+        "max_tokens": 200,
+        "min_count": 1,
+        "sequence_length": 20,
+    },
+    "model": {"kind": "dense", "embed_dim": 8, "units": 8, "num_heads": 2, "ff_dim": 8, "dropout": 0.0},
+    "train": {"epochs": 3, "batch_size": 16, "learning_rate": 0.02, "patience": 0, "verbose": 0},
+}
+SEQUENCE = {"features": {"kind": "sequence"}, "model": {"kind": "gru", "bidirectional": True}}
+
+
+def write_config(path: Path, dataset: Path | str, **tables: dict) -> Path:
+    """A sentiment TOML config at `path`: SMALL settings, then `tables` (e.g. model={"kind": "gru"})."""
+    merged: dict[str, dict] = {"data": {"dataset": str(dataset)}}
+    for table, values in SMALL.items():
+        merged[table] = dict(values)
+    for table, values in tables.items():
+        merged.setdefault(table, {}).update(values)
+    lines = ['task = "sentiment"', "seed = 1337"]
+    for table, values in merged.items():
+        lines.append(f"\n[{table}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.strip()]
+
+
+def invoke(*args, stdin: bytes | None = None) -> Result:
+    """Run `python -m pipeline ARGS` in this process through the real entry point `pipeline.cli.main()`."""
+    from pipeline import cli  # noqa: PLC0415
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["pipeline", *map(str, args)]
+    stdin_patch = (
+        mock.patch.object(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
+        if stdin is not None
+        else contextlib.nullcontext()
+    )
+    code = 0
+    with (
+        mock.patch.object(sys, "argv", argv),
+        stdin_patch,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        try:
+            cli.main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def assert_one_line_error(result: Result, *fragments: str) -> str:
+    """A refused command: non-zero exit, exactly one line on stderr, naming every fragment."""
+    assert result.exit_code != 0, result
+    assert len(result.error_lines) == 1, result.stderr
+    line = result.error_lines[0]
+    assert line.startswith("error: "), line
+    for fragment in fragments:
+        assert fragment in line, (fragment, line)
+    return line
+
+
+def run_module(*args, stdin: bytes | None = None, env: dict | None = None, timeout: float = 180):
+    """`python -m pipeline ARGS` as a real subprocess (TF's C++ logging quietened)."""
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *map(str, args)],
+        cwd=REPO_ROOT,
+        input=stdin,
+        capture_output=True,
+        env=full_env,
+        timeout=timeout,
+    )
+
+
+def train_run(root: Path, name: str, dataset: Path, **tables: dict) -> Path:
+    """Config + `run` into root/name; fails the calling test with the CLI output if the run fails."""
+    config = write_config(root / f"{name}.toml", dataset, **tables)
+    run_dir = root / name
+    result = invoke("run", "--config", config, "--name", run_dir)
+    assert result.exit_code == 0, result
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="session")
+def reviews_csv(runs_root: Path) -> Path:
+    return write_reviews(runs_root / "reviews.csv", n=160)
+
+
+@pytest.fixture(scope="session")
+def tfidf_run(runs_root: Path, reviews_csv: Path) -> Path:
+    """TF-IDF features -> a linear Keras classifier."""
+    return train_run(runs_root, "tfidf", reviews_csv, train={"epochs": 4, "learning_rate": 0.1})
+
+
+@pytest.fixture(scope="session")
+def bigru_run(runs_root: Path, reviews_csv: Path) -> Path:
+    """Word ids -> embedding -> bidirectional GRU."""
+    return train_run(runs_root, "bigru", reviews_csv, **SEQUENCE)
+
+
+@pytest.fixture(scope="session")
+def transformer_run(runs_root: Path, reviews_csv: Path) -> Path:
+    """Word ids -> token + position embedding -> one Transformer encoder block."""
+    return train_run(
+        runs_root,
+        "transformer",
+        reviews_csv,
+        features={"kind": "sequence"},
+        model={"kind": "transformer", "layers": 1},
+    )
+
+
+@pytest.fixture(scope="session")
+def multiclass_run(runs_root: Path) -> Path:
+    """Three classes (negative, neutral, positive) -> a softmax GRU."""
+    data = write_reviews(runs_root / "three.csv", n=180, classes=("negative", "neutral", "positive"))
+    return train_run(
+        runs_root, "three", data, features={"kind": "sequence"}, model={"kind": "gru"}, train={"epochs": 4}
+    )
+
+
+@pytest.fixture
+def run_copy(tmp_path: Path):
+    """A private copy of a shared run directory, for tests that change or rerun it."""
+    import shutil  # noqa: PLC0415
+
+    def copy(run_dir: Path) -> Path:
+        target = tmp_path / run_dir.name
+        shutil.copytree(run_dir, target)
+        return target
+
+    return copy
