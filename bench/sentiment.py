@@ -78,6 +78,47 @@ def ensemble_row(results: dict) -> dict | None:
     }
 
 
+def sklearn_row(results: dict) -> dict | None:
+    """scikit-learn's LogisticRegression on the TF-IDF run's own features (C chosen on valid): the linear
+    baseline the Keras dense classifier should match."""
+    import time as clock  # noqa: PLC0415
+
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
+    from pipeline.rundir import RunDir  # noqa: PLC0415
+    from pipeline.sentiment.featurize import load_features  # noqa: PLC0415
+
+    if "tfidf" not in results:
+        return None
+    run = RunDir.open_existing(results["tfidf"]["run"])
+    (x_train, y_train), (x_valid, y_valid), (x_test, y_test) = (
+        load_features(run, split) for split in ("train", "valid", "test")
+    )
+    best = None
+    for c in (1.0, 3.0, 10.0, 30.0):
+        started = clock.time()
+        model = LogisticRegression(C=c, max_iter=1000, solver="liblinear").fit(x_train, y_train)
+        seconds = clock.time() - started
+        valid = model.score(x_valid, y_valid)
+        if best is None or valid > best[0]:
+            best = (valid, c, model, seconds)
+    valid, c, model, seconds = best
+    predicted = model.predict(x_test)
+    tp = int(((predicted == 1) & (y_test == 1)).sum())
+    precision, recall = tp / max(1, (predicted == 1).sum()), tp / max(1, (y_test == 1).sum())
+    return {
+        "name": f"scikit-learn LogisticRegression (C={c:g}) on the tfidf features",
+        "features": "tfidf",
+        "model": "sklearn logreg",
+        "seed": "-",
+        "accuracy": float((predicted == y_test).mean()),
+        "f1": 2 * precision * recall / (precision + recall),
+        "valid_accuracy": valid,
+        "train_seconds": seconds,
+        "test_curve": [],
+    }
+
+
 def time_to_reach(curve: list, target: float) -> float | None:
     """Training seconds until the test accuracy after an epoch first reaches `target`."""
     return next((seconds for seconds, accuracy in curve if accuracy >= target), None)
@@ -87,10 +128,10 @@ def fmt(value, spec: str = ".4f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def write_report(results: dict, reference: dict | None, ensemble: dict | None, seconds: float) -> None:
+def write_report(results: dict, reference: dict | None, extra: list[dict], seconds: float) -> None:
     target = reference["accuracy"] if reference else None
     rows = [results[name] for name in CONFIGS if name in results]
-    rows += [r for r in (ensemble, reference) if r]
+    rows += [r for r in (*extra, reference) if r]
     lines = [
         "# Sentiment benchmark: IMDB, original split (25,000 test reviews)",
         "",
@@ -103,16 +144,17 @@ def write_report(results: dict, reference: dict | None, ensemble: dict | None, s
         f"'to reference' = training seconds until the test accuracy after an epoch first reaches the "
         f"reference's final accuracy ({fmt(target)}).",
         "",
-        "| run | features | model | seed | test accuracy | F1 | valid accuracy | train s | epochs | "
+        "| run | features | model | seed | test accuracy | F1 | valid accuracy | featurize s | train s | epochs | "
         "to reference s | reviews/s | peak RSS MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         model = ("bi" if r.get("bidirectional") else "") + str(r["model"])
         reach = time_to_reach(r.get("test_curve", []), target) if target else None
         lines.append(
             f"| {r['name']} | {r['features']} | {model} | {r['seed']} | {fmt(r['accuracy'])} | {fmt(r['f1'])} | "
-            f"{fmt(r.get('valid_accuracy'))} | {fmt(r['train_seconds'], '.0f')} | "
+            f"{fmt(r.get('valid_accuracy'))} | {fmt(r.get('featurize_seconds'), '.0f')} | "
+            f"{fmt(r['train_seconds'], '.0f')} | "
             f"{r.get('best_epoch', '-')}/{r.get('epochs_run', len(r.get('test_curve', [])))} | "
             f"{fmt(reach, '.0f')} | {fmt(r.get('reviews_per_second'), '.0f')} | {fmt(r.get('peak_rss_mb'), '.0f')} |"
         )
@@ -122,7 +164,7 @@ def write_report(results: dict, reference: dict | None, ensemble: dict | None, s
             lines.append(f"- {r['name']}: " + ", ".join(f"{s:.0f} s {a:.4f}" for s, a in r["test_curve"]))
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text("\n".join(lines) + "\n")
-    RESULTS.write_text(json.dumps({"rows": results, "reference": reference, "ensemble": ensemble}, indent=2))
+    RESULTS.write_text(json.dumps({"rows": results, "reference": reference, "extra": extra}, indent=2))
     print(REPORT.read_text())
 
 
@@ -158,7 +200,8 @@ def main() -> None:
             logs / f"{name}.log",
         )
         print(f"{name}: test accuracy {results[name]['accuracy']:.4f}", flush=True)
-    write_report(results, reference, ensemble_row(results), time.time() - started)
+    extra = [row for row in (sklearn_row(results), ensemble_row(results)) if row]
+    write_report(results, reference, extra, time.time() - started)
 
 
 if __name__ == "__main__":

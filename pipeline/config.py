@@ -245,13 +245,22 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
+# Display settings: they change no result, so they neither refuse a run directory nor rerun a stage.
+DISPLAY_KEYS = ("train.verbose",)
+
+
+def without_display_keys(table_name: str, table: dict) -> dict:
+    """A config table without the DISPLAY_KEYS (for stage hashes)."""
+    return {k: v for k, v in table.items() if f"{table_name}.{k}" not in DISPLAY_KEYS}
+
+
 def diff_configs(old: dict, new: dict, where: str = "") -> list[str]:
-    """Keys whose values differ between two resolved configs, as dotted names."""
+    """Keys whose values differ between two resolved configs, as dotted names (display keys ignored)."""
     changed = []
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
             changed += diff_configs(a, b, f"{where}{key}.")
-        elif a != b:
+        elif a != b and f"{where}{key}" not in DISPLAY_KEYS:
             changed.append(f"{where}{key}")
     return changed

@@ -16,7 +16,7 @@ from typing import Any
 
 from data.atomic import write_json, write_text
 from data.locate import sha256_file
-from pipeline.config import diff_configs, dump_toml, load_config
+from pipeline.config import diff_configs, dump_toml, load_config, without_display_keys
 from pipeline.errors import PipelineError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -123,7 +123,7 @@ class RunDir:
 
     def stage_key(self, tables: tuple[str, ...], input_stages: tuple[str, ...] = ()) -> str:
         """Hash of the config tables a stage reads, the seed and the output checksums of earlier stages."""
-        parts: dict[str, Any] = {table: self.config[table] for table in tables}
+        parts: dict[str, Any] = {table: without_display_keys(table, self.config[table]) for table in tables}
         parts["seed"] = self.config["seed"]
         parts["inputs"] = {
             stage: self.manifest["stages"].get(stage, {}).get("outputs") for stage in input_stages
