@@ -182,23 +182,20 @@ def main() -> None:
     reference = None
     if not args.skip_reference:
         print("reference: keras-io bidirectional LSTM", flush=True)
-        reference = run_row([sys.executable, "-m", "bench.keras_io_reference"], logs / "reference.log")
+        try:
+            reference = run_row([sys.executable, "-m", "bench.keras_io_reference"], logs / "reference.log")
+        except RuntimeError as exc:
+            print(exc, flush=True)
     elif RESULTS.exists():
         reference = json.loads(RESULTS.read_text()).get("reference")
     for name in args.only:
         print(f"{name} ...", flush=True)
-        results[name] = run_row(
-            [
-                sys.executable,
-                "-m",
-                "bench.sentiment_one",
-                "--config",
-                f"configs/sentiment-{name}.toml",
-                "--name",
-                name,
-            ],
-            logs / f"{name}.log",
-        )
+        command = [sys.executable, "-m", "bench.sentiment_one", "--config", f"configs/sentiment-{name}.toml"]
+        try:
+            results[name] = run_row([*command, "--name", name], logs / f"{name}.log")
+        except RuntimeError as exc:  # one broken row should not lose the others
+            print(exc, flush=True)
+            continue
         print(f"{name}: test accuracy {results[name]['accuracy']:.4f}", flush=True)
     extra = [row for row in (sklearn_row(results), ensemble_row(results)) if row]
     write_report(results, reference, extra, time.time() - started)
