@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from data.atomic import write_with  # noqa: E402
 
@@ -27,6 +28,7 @@ def plot_training_curves(history: pd.DataFrame, path: Path, title: str = "") -> 
         if f"val_{name}" in history:
             ax.plot(history["epoch"], history[f"val_{name}"], marker="o", label="valid")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(name)
         ax.grid(alpha=0.3)
         ax.legend()

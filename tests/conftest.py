@@ -20,6 +20,19 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+
+@pytest.fixture(autouse=True, scope="session")
+def _exact_float32_matmuls_under_jax():
+    """JAX on a GPU multiplies float32 matrices in TF32 by default; the tests compare outputs to 1e-5."""
+    import keras  # noqa: PLC0415
+
+    if keras.backend.backend() == "jax":
+        import jax  # noqa: PLC0415
+
+        jax.config.update("jax_default_matmul_precision", "highest")
+    yield
+
+
 POSITIVE = ["great", "excellent", "wonderful", "loved", "brilliant", "superb", "delightful", "moving"]
 NEGATIVE = ["awful", "terrible", "boring", "hated", "dreadful", "dull", "poor", "waste"]
 NEUTRAL = ["average", "okay", "ordinary", "middling", "passable", "mediocre", "plain", "forgettable"]

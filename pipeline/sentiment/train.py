@@ -43,6 +43,9 @@ def make_batches(x, y, batch_size: int, *, training: bool, bucket: bool, seed: i
             shuffle=training,
             bucket=bucket,
             seed=seed,
+            # Under TensorFlow one traced graph serves every batch length (batches.as_dataset leaves the
+            # length open); JAX would compile once per length, so there batches keep the full padded width.
+            trim=keras.backend.backend() == "tensorflow",
             rows_multiple=rows_multiple,
         )
     return as_dataset(batches)
