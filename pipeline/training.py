@@ -22,19 +22,12 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     validation loss, the history so far and the early-stopping state; stop early after `patience` epochs
     without improvement or once `max_seconds` of training have passed."""
 
-    def __init__(self, directory: Path, patience: int, max_seconds: float = 0.0, state: dict | None = None):
+    def __init__(self, directory: Path, patience: int, max_seconds: float, state: dict):
         super().__init__()
         self.directory = Path(directory)
         self.patience = patience
         self.max_seconds = max_seconds
-        self.state = state or {
-            "epoch": 0,
-            "best_val_loss": None,
-            "best_epoch": None,
-            "wait": 0,
-            "history": [],
-            "train_seconds": 0.0,
-        }
+        self.state = state
         self._epoch_start = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
@@ -60,6 +53,19 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             self.model.stop_training = True
         if self.max_seconds and self.state["train_seconds"] >= self.max_seconds:
             self.model.stop_training = True
+
+
+def new_state(key: str) -> dict:
+    """The training state before the first epoch (saved as checkpoints/state.json after each one)."""
+    return {
+        "key": key,
+        "epoch": 0,
+        "best_val_loss": None,
+        "best_epoch": None,
+        "wait": 0,
+        "history": [],
+        "train_seconds": 0.0,
+    }
 
 
 def load_resume_state(directory: Path, key: str) -> dict | None:
@@ -93,15 +99,7 @@ def fit(
     if state is None:
         shutil.rmtree(checkpoints, ignore_errors=True)
         checkpoints.mkdir(parents=True)
-        state = {
-            "key": key,
-            "epoch": 0,
-            "best_val_loss": None,
-            "best_epoch": None,
-            "wait": 0,
-            "history": [],
-            "train_seconds": 0.0,
-        }
+        state = new_state(key)
     else:
         model = keras.saving.load_model(checkpoints / "last.keras", safe_mode=True)
         print(f"resuming training of {run_path} after epoch {state['epoch']}")
