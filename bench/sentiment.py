@@ -155,7 +155,7 @@ def write_report(results: dict, reference: dict | None, extra: list[dict], secon
             f"| {r['name']} | {r['features']} | {model} | {r['seed']} | {fmt(r['accuracy'])} | {fmt(r['f1'])} | "
             f"{fmt(r.get('valid_accuracy'))} | {fmt(r.get('featurize_seconds'), '.0f')} | "
             f"{fmt(r['train_seconds'], '.0f')} | "
-            f"{r.get('best_epoch', '-')}/{r.get('epochs_run', len(r.get('test_curve', [])))} | "
+            f"{r.get('best_epoch', '-')}/{r.get('epochs_run', len(r.get('test_curve', [])) or '-')} | "
             f"{fmt(reach, '.0f')} | {fmt(r.get('reviews_per_second'), '.0f')} | {fmt(r.get('peak_rss_mb'), '.0f')} |"
         )
     lines += ["", "Test accuracy after each epoch (training seconds, accuracy):", ""]

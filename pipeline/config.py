@@ -62,7 +62,8 @@ DEFAULTS: dict[str, Any] = {
         "learning_rate": 1e-3,
         "optimizer": "adam",  # adam | adamw | sgd | rmsprop
         "lr_schedule": "constant",  # constant | cosine (decays to 0 over train.epochs) | linear
-        "patience": 2,  # early stopping on validation loss
+        "patience": 2,  # early stopping: epochs without improvement of train.monitor
+        "monitor": "val_loss",  # val_loss | val_accuracy: picks the best epoch's weights and stops early
         "max_seconds": 0.0,  # stop after the epoch that passes this wall time (0 = no limit)
         "mixed_precision": False,
         "strategy": "default",  # default | mirrored | multi-worker
@@ -87,6 +88,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "train.optimizer": ("adam", "adamw", "sgd", "rmsprop"),
     "train.lr_schedule": ("constant", "cosine", "linear"),
     "train.strategy": ("default", "mirrored", "multi-worker"),
+    "train.monitor": ("val_loss", "val_accuracy"),
 }
 # (lowest, highest, whether the bounds themselves are allowed) for numeric keys.
 RANGES: dict[str, tuple[float, float, bool]] = {

@@ -19,12 +19,16 @@ from data.atomic import write_json, write_with
 
 class ResumableCheckpoint(keras.callbacks.Callback):
     """After every epoch: save the full model (with optimizer) as last.keras, the best-so-far weights on
-    validation loss, the history so far and the early-stopping state; stop early after `patience` epochs
-    without improvement or once `max_seconds` of training have passed."""
+    the `monitor` metric (val_loss: lower is better; val_accuracy: higher), the history so far and the
+    early-stopping state; stop early after `patience` epochs without improvement or once `max_seconds` of
+    training have passed."""
 
-    def __init__(self, directory: Path, patience: int, max_seconds: float, state: dict):
+    def __init__(
+        self, directory: Path, patience: int, max_seconds: float, state: dict, monitor: str = "val_loss"
+    ):
         super().__init__()
         self.directory = Path(directory)
+        self.monitor = monitor
         self.patience = patience
         self.max_seconds = max_seconds
         self.state = state
@@ -39,10 +43,10 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.state["history"].append(
             {"epoch": epoch + 1, **logs, "elapsed_seconds": round(self.state["train_seconds"], 2)}
         )
-        val_loss = logs.get("val_loss", logs.get("loss"))
-        best = self.state["best_val_loss"]
-        if best is None or val_loss < best:
-            self.state.update(best_val_loss=val_loss, best_epoch=epoch + 1, wait=0)
+        value = logs.get(self.monitor, logs.get(self.monitor.removeprefix("val_")))
+        best = self.state["best_value"]
+        if best is None or (value < best if self.monitor.endswith("loss") else value > best):
+            self.state.update(best_value=value, best_epoch=epoch + 1, wait=0)
             write_with(self.directory / "best.weights.h5", self.model.save_weights)
         else:
             self.state["wait"] += 1
@@ -55,12 +59,13 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def new_state(key: str) -> dict:
+def new_state(key: str, monitor: str = "val_loss") -> dict:
     """The training state before the first epoch (saved as checkpoints/state.json after each one)."""
     return {
         "key": key,
         "epoch": 0,
-        "best_val_loss": None,
+        "monitor": monitor,
+        "best_value": None,
         "best_epoch": None,
         "wait": 0,
         "history": [],
@@ -90,6 +95,7 @@ def fit(
     verbose: int = 1,
     resume: bool = True,
     callbacks: list | None = None,
+    monitor: str = "val_loss",
 ) -> dict:
     """Fit with checkpoints in `run_path/checkpoints` (resuming an interrupted fit with the same `key`),
     restore the best weights, and return the training state (history, best epoch, seconds). Extra
@@ -99,11 +105,11 @@ def fit(
     if state is None:
         shutil.rmtree(checkpoints, ignore_errors=True)
         checkpoints.mkdir(parents=True)
-        state = new_state(key)
+        state = new_state(key, monitor)
     else:
         model = keras.saving.load_model(checkpoints / "last.keras", safe_mode=True)
         print(f"resuming training of {run_path} after epoch {state['epoch']}")
-    checkpoint = ResumableCheckpoint(checkpoints, patience, max_seconds, state)
+    checkpoint = ResumableCheckpoint(checkpoints, patience, max_seconds, state, monitor)
     done = (patience and state["wait"] >= patience) or (max_seconds and state["train_seconds"] >= max_seconds)
     if state["epoch"] < epochs and not done:
         callbacks = [

@@ -149,6 +149,7 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
             verbose=train_cfg["verbose"],
             resume=not force,
             callbacks=callbacks,
+            monitor=train_cfg["monitor"],
         )
     model = state.pop("model")
     write_with(run.path / "model.keras", model.save)
@@ -166,6 +167,6 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
         parameters=int(model.count_params()),
     )
     print(
-        f"train: best epoch {state['best_epoch']} of {state['epoch']} (val_loss {state['best_val_loss']:.4f}), "
+        f"train: best epoch {state['best_epoch']} of {state['epoch']} ({state['monitor']} {state['best_value']:.4f}), "
         f"{state['train_seconds']:.0f} s -> {run.path / 'model.keras'}"
     )
