@@ -35,6 +35,23 @@ def _data_dir_option(function):
     )(function)
 
 
+def _data_shortcut(option: str, key: str):
+    """`--data/--text-col/--label-col VALUE`: shorthand for `--set data.KEY="VALUE"` (an explicit --set wins)."""
+
+    def remember(ctx, param, value):
+        if value is not None:
+            ctx.meta.setdefault("data_overrides", []).append(f"data.{key}={json.dumps(value)}")
+        return value
+
+    return click.option(
+        option,
+        default=None,
+        expose_value=False,
+        callback=remember,
+        help=f"Shorthand for --set data.{key}=VALUE.",
+    )
+
+
 def _config_options(function):
     for decorator in reversed(
         [
@@ -54,6 +71,9 @@ def _config_options(function):
             click.option(
                 "--force", is_flag=True, help="Rerun in place even if the config changed or is up to date."
             ),
+            _data_shortcut("--data", "dataset"),
+            _data_shortcut("--text-col", "text_col"),
+            _data_shortcut("--label-col", "label_col"),
             _data_dir_option,
         ]
     ):
@@ -72,7 +92,8 @@ def _open_run(config_path, overrides, name, force):
         if not existing.is_file():
             raise PipelineError(f"no --config given and {existing} does not exist")
         config_path = existing
-    config = load_config(config_path, overrides)
+    shortcuts = click.get_current_context().meta.get("data_overrides", [])
+    config = load_config(config_path, [*shortcuts, *overrides])
     return RunDir.open_for_stage(default_run_path(config_path, name), config, force=force)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.config import DEFAULTS, diff_configs, load_config, parse_set
 from pipeline.errors import PipelineError
-from tests.conftest import assert_one_line_error, invoke, write_config
+from tests.conftest import assert_one_line_error, invoke, make_reviews, write_config
 
 
 def test_unknown_key_refused_with_known_keys(tmp_path: Path) -> None:
@@ -95,3 +95,46 @@ def test_diff_configs_names_dotted_keys() -> None:
     assert diff_configs(old, new) == ["model.kind", "train.epochs"]
     with pytest.raises(PipelineError, match="empty key"):
         parse_set("=3")
+
+
+def test_data_shortcuts_set_the_dataset_and_columns(tmp_path: Path) -> None:
+    frame = make_reviews(40).rename(columns={"text": "review", "label": "verdict"})
+    frame.to_csv(tmp_path / "mine.csv", index=False)
+    config = write_config(tmp_path / "c.toml", tmp_path / "elsewhere.csv")
+    result = invoke(
+        "prepare",
+        "--config",
+        config,
+        "--name",
+        tmp_path / "run",
+        "--data",
+        tmp_path / "mine.csv",
+        "--text-col",
+        "review",
+        "--label-col",
+        "verdict",
+    )
+    assert result.exit_code == 0, result
+    recorded = tomllib.loads((tmp_path / "run" / "config.toml").read_text())["data"]
+    assert (recorded["dataset"], recorded["text_col"], recorded["label_col"]) == (
+        str(tmp_path / "mine.csv"),
+        "review",
+        "verdict",
+    )
+    # an explicit --set wins over the shorthand
+    result = invoke(
+        "prepare",
+        "--config",
+        config,
+        "--name",
+        tmp_path / "run2",
+        "--data",
+        tmp_path / "mine.csv",
+        "--text-col",
+        "nowhere",
+        "--set",
+        'data.text_col="review"',
+        "--label-col",
+        "verdict",
+    )
+    assert result.exit_code == 0, result
