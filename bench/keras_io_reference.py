@@ -18,6 +18,7 @@ import time
 import keras
 import numpy as np
 
+from bench.curve import TestAccuracyCurve
 from data.locate import locate
 from data.readers import read_imdb
 from features.normalize import normalize_text
@@ -26,23 +27,6 @@ from features.vocabulary import Vocabulary
 
 MAX_FEATURES, MAXLEN, SEED = 20_000, 200, 1337
 _WORD = re.compile(r"\w")
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Training seconds per epoch and the test accuracy after each (evaluation time not counted)."""
-
-    def __init__(self, x_test, y_test):
-        super().__init__()
-        self.x_test, self.y_test = x_test, y_test
-        self.seconds, self.curve = 0.0, []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds += time.time() - self.started
-        probs = self.model.predict(self.x_test, batch_size=512, verbose=0)[:, 0]
-        self.curve.append((round(self.seconds, 1), float(((probs >= 0.5) == self.y_test).mean())))
 
 
 def main() -> None:
@@ -68,7 +52,7 @@ def main() -> None:
     outputs = keras.layers.Dense(1, activation="sigmoid")(h)
     model = keras.Model(inputs, outputs)
     model.compile("adam", "binary_crossentropy", metrics=["accuracy"])
-    timer = EpochTimer(x["test"], labels["test"])
+    timer = TestAccuracyCurve(x["test"], labels["test"], steps_per_epoch=-(-len(labels["train"]) // 32))
     order = np.random.default_rng(SEED).permutation(len(labels["train"]))
     model.fit(
         x["train"][order], labels["train"][order], batch_size=32, epochs=2, callbacks=[timer], verbose=2
@@ -94,7 +78,7 @@ def main() -> None:
                 "seed": SEED,
                 "accuracy": timer.curve[-1][1],
                 "f1": None,
-                "train_seconds": round(timer.seconds, 1),
+                "train_seconds": timer.curve[-1][0],
                 "test_curve": timer.curve,
                 "reviews_per_second": round(speed, 1),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

@@ -12,9 +12,7 @@ import statistics
 import time
 from pathlib import Path
 
-import keras
-import numpy as np
-
+from bench.curve import TestAccuracyCurve
 from pipeline.config import load_config
 from pipeline.rundir import RunDir
 from pipeline.sentiment.evaluate import evaluate
@@ -22,23 +20,6 @@ from pipeline.sentiment.featurize import featurize, load_features
 from pipeline.sentiment.inference import SentimentClassifier
 from pipeline.sentiment.prepare import prepare, read_split
 from pipeline.sentiment.train import make_batches, train
-
-
-class TestAccuracyPerEpoch(keras.callbacks.Callback):
-    """After each epoch, the test accuracy against the training seconds so far (read from the checkpoint
-    state, so the time spent here is not counted)."""
-
-    def __init__(self, run: RunDir, x, y):
-        super().__init__()
-        self.run, self.y = run, y
-        self.batches = make_batches(x, None, 512, training=False, bucket=False, seed=0)
-        self.curve: list[tuple[float, float]] = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        state = json.loads((self.run.path / "checkpoints" / "state.json").read_text())
-        probs = np.asarray(self.model.predict(self.batches, verbose=0))
-        predicted = probs.argmax(1) if probs.shape[1] > 1 else (probs[:, 0] >= 0.5).astype(int)
-        self.curve.append((state["train_seconds"], float((predicted == self.y).mean())))
 
 
 def main() -> None:
@@ -54,7 +35,10 @@ def main() -> None:
     featurize(run, force=True)
     featurize_seconds = time.time() - started
     x_test, y_test = load_features(run, "test")
-    curve = TestAccuracyPerEpoch(run, x_test, y_test)
+    x_train, _ = load_features(run, "train")
+    steps = -(-x_train.shape[0] // config["train"]["batch_size"])
+    test_batches = make_batches(x_test, None, 512, training=False, bucket=False, seed=0)
+    curve = TestAccuracyCurve(test_batches, y_test, steps_per_epoch=steps)
     train(run, force=True, callbacks=[curve])
     metrics = evaluate(run, force=True)
     classifier = SentimentClassifier(run)
