@@ -19,6 +19,7 @@ SEQUENCE_KINDS = ("simplernn", "lstm", "gru", "transformer")
 SPARSE_KINDS = ("dense",)
 INPUT_KINDS = ("sequence", "sparse")
 POOLINGS = ("mean", "max")
+RNN_POOLINGS = ("last", "mean", "max", "max_mean")
 
 SEQUENCE_DEFAULTS: dict[str, Any] = {
     "kind": "lstm",
@@ -30,6 +31,7 @@ SEQUENCE_DEFAULTS: dict[str, Any] = {
     "num_heads": 2,
     "ff_dim": 128,
     "pooling": "mean",
+    "rnn_pooling": "last",
     "head_units": 0,
 }
 SPARSE_DEFAULTS: dict[str, Any] = {"kind": "dense", "hidden_units": 0, "dropout": 0.0, "l2": 0.0}
@@ -60,6 +62,18 @@ def _output_head(x, num_classes: int):
     return keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="output")(x)
 
 
+def _pool_states(states, pooling: str):
+    """Masked mean, max or [max, mean] over the time steps of (batch, steps, features) states."""
+    pooled = []
+    if pooling in ("max", "max_mean"):
+        pooled.append(MaskedGlobalMaxPooling1D(name="max_pooling")(states))
+    if pooling in ("mean", "max_mean"):
+        pooled.append(keras.layers.GlobalAveragePooling1D(name="mean_pooling")(states))  # honours the mask
+    if len(pooled) == 1:
+        return pooled[0]
+    return keras.layers.Concatenate(name="max_mean_pooling")(pooled)
+
+
 def build_sequence_classifier(
     model_cfg: dict,
     vocabulary_size: int,
@@ -70,16 +84,18 @@ def build_sequence_classifier(
 ) -> keras.Model:
     """Many-to-one classifier over right-padded token ids (0 = padding).
 
-    Recurrent kinds: Embedding(mask_zero) -> dropout -> `layers` recurrent layers (the last returns its
-    final state; bidirectional concatenates both directions) -> dropout -> [Dense(head_units, relu)] ->
-    output. The recurrent layers keep Keras's defaults (tanh, sigmoid gates, no recurrent dropout, no
+    Recurrent kinds: Embedding(mask_zero) -> dropout -> `layers` recurrent layers (bidirectional
+    concatenates both directions) -> the last layer's final state (`rnn_pooling="last"`), or the masked
+    mean, max or both concatenated ("max_mean") over all its states -> dropout -> [Dense(head_units, relu)]
+    -> output. The recurrent layers keep Keras's defaults (tanh, sigmoid gates, no recurrent dropout, no
     unroll, bias) so that LSTM/GRU are cuDNN-eligible on a GPU. Transformer: PositionalEmbedding ->
     dropout -> `layers` TransformerEncoder blocks -> masked mean or max pooling -> dropout -> head.
 
     Args:
         model_cfg: `kind` (one of SEQUENCE_KINDS, default "lstm"), `embed_dim` (64), `units` (64),
             `layers` (1), `bidirectional` (False), `dropout` (0.2), `num_heads` (2), `ff_dim` (128),
-            `pooling` ("mean" or "max", Transformer only), `head_units` (0 = no hidden layer).
+            `pooling` ("mean" or "max", Transformer only), `rnn_pooling` ("last", "mean", "max" or
+            "max_mean", recurrent kinds only), `head_units` (0 = no hidden layer).
         vocabulary_size: number of token ids, padding included.
         sequence_length: length of every input row.
         num_classes: 2 gives one sigmoid unit, more gives a softmax.
@@ -157,15 +173,20 @@ def build_sequence_classifier(
         )
         x = token_table(token_ids)
         x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+        rnn_pooling = cfg["rnn_pooling"]
+        if rnn_pooling not in RNN_POOLINGS:
+            raise ValueError(f"unknown rnn_pooling {rnn_pooling!r}; known: {', '.join(RNN_POOLINGS)}")
         recurrent_class = _RECURRENT_LAYERS[kind]
         for index in range(num_layers):
-            last = index == num_layers - 1
-            recurrent = recurrent_class(units, return_sequences=not last, name=f"{kind}_{index}")
+            final_state_only = index == num_layers - 1 and rnn_pooling == "last"
+            recurrent = recurrent_class(units, return_sequences=not final_state_only, name=f"{kind}_{index}")
             if bidirectional:
                 recurrent = keras.layers.Bidirectional(
                     recurrent, merge_mode="concat", name=f"bidirectional_{kind}_{index}"
                 )
             x = recurrent(x)
+        if rnn_pooling != "last":
+            x = _pool_states(x, rnn_pooling)
         name = f"{'bi' if bidirectional else ''}{kind}_classifier"
 
     if embedding_matrix is not None:

@@ -41,6 +41,22 @@ DEFAULTS: dict[str, Any] = {
         "min_count": 2,  # sequence: minimum token count
         "sequence_length": 256,  # sequence: pad/truncate to this many tokens
         "truncate": "post",  # sequence: keep the first tokens (post) or the last (pre)
+        # sequence: the initial token table: "random", a vectors registry name ("glove-6b-50d",
+        # "glove-6b-300d", ...), "word2vec" (trained in featurize on this run's training text with the
+        # [features.word2vec] settings) or a path to a GloVe/word2vec file or vectors directory. With
+        # vectors, model.embed_dim is replaced by their dimension.
+        "embeddings": "random",
+        "trainable_embeddings": True,  # fine-tune the given vectors (false keeps them frozen)
+        "word2vec": {
+            "sg": False,  # skip-gram (true) or CBOW
+            "dim": 100,
+            "window": 5,
+            "min_count": 5,
+            "negative": 5,
+            "epochs": 5,
+            "sample": 1e-3,
+            "workers": 0,  # 0 = one per CPU core; 1 = bit-for-bit repeatable
+        },
     },
     "model": {
         "kind": "gru",  # dense (sparse features) | simplernn | lstm | gru | transformer
@@ -51,7 +67,8 @@ DEFAULTS: dict[str, Any] = {
         "dropout": 0.2,
         "num_heads": 2,
         "ff_dim": 128,
-        "pooling": "mean",
+        "pooling": "mean",  # transformer: mean or max over the tokens
+        "rnn_pooling": "last",  # recurrent: the final state (last), or mean / max / max_mean over all states
         "head_units": 0,
         "hidden_units": 0,
         "l2": 0.0,
@@ -85,6 +102,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "features.truncate": ("post", "pre"),
     "model.kind": ("dense", "simplernn", "lstm", "gru", "transformer"),
     "model.pooling": ("mean", "max"),
+    "model.rnn_pooling": ("last", "mean", "max", "max_mean"),
     "train.optimizer": ("adam", "adamw", "sgd", "rmsprop"),
     "train.lr_schedule": ("constant", "cosine", "linear"),
     "train.strategy": ("default", "mirrored", "multi-worker"),
@@ -103,6 +121,13 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "features.max_tokens": (5, float("inf"), True),
     "features.min_count": (1, float("inf"), True),
     "features.sequence_length": (1, 100_000, True),
+    "features.word2vec.dim": (1, 10_000, True),
+    "features.word2vec.window": (1, 1_000, True),
+    "features.word2vec.min_count": (1, float("inf"), True),
+    "features.word2vec.negative": (1, 1_000, True),
+    "features.word2vec.epochs": (1, 10_000, True),
+    "features.word2vec.sample": (0.0, 1.0, True),
+    "features.word2vec.workers": (0, 1_024, True),
     "model.embed_dim": (1, 100_000, True),
     "model.units": (1, 100_000, True),
     "model.layers": (1, 100, True),
@@ -124,14 +149,20 @@ RANGES: dict[str, tuple[float, float, bool]] = {
 }
 
 
+def get_key(cfg: dict, name: str):
+    """The value of a dotted key ("features.word2vec.dim")."""
+    node = cfg
+    for part in name.split("."):
+        node = node[part]
+    return node
+
+
 def _check_values(cfg: dict) -> None:
     for name, choices in CHOICES.items():
-        table, key = name.split(".")
-        if cfg[table][key] not in choices:
-            raise PipelineError(f"unknown {name} '{cfg[table][key]}'; known: {', '.join(choices)}")
+        if get_key(cfg, name) not in choices:
+            raise PipelineError(f"unknown {name} '{get_key(cfg, name)}'; known: {', '.join(choices)}")
     for name, (low, high, inclusive) in RANGES.items():
-        table, key = name.split(".")
-        value = cfg[table][key]
+        value = get_key(cfg, name)
         inside = low <= value <= high if inclusive else low < value < high
         if not inside:
             bounds = f"from {low} to {high}" if inclusive else f"between {low} and {high} (exclusive)"
@@ -226,14 +257,14 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
     return cfg
 
 
-def dump_toml(cfg: dict) -> str:
-    """Write a resolved config back as TOML (top-level scalars first, then one table each)."""
+def dump_toml(cfg: dict, prefix: str = "") -> str:
+    """Write a resolved config back as TOML (scalars first, then one table each, sub-tables after)."""
     lines = [f"{key} = {_literal(value)}" for key, value in cfg.items() if not isinstance(value, dict)]
     for table, values in cfg.items():
         if isinstance(values, dict):
-            lines.append(f"\n[{table}]")
-            lines.extend(f"{key} = {_literal(value)}" for key, value in values.items())
-    return "\n".join(lines) + "\n"
+            lines.append(f"\n[{prefix}{table}]")
+            lines.append(dump_toml(values, f"{prefix}{table}.").rstrip("\n"))
+    return "\n".join(line for line in lines if line) + "\n"
 
 
 def _literal(value: Any) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from data.atomic import write_json, write_text
 from data.locate import sha256_file
-from pipeline.config import diff_configs, dump_toml, load_config, without_display_keys
+from pipeline.config import diff_configs, dump_toml, get_key, load_config, without_display_keys
 from pipeline.errors import PipelineError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -121,9 +121,23 @@ class RunDir:
     def save_manifest(self) -> None:
         write_json(self.path / "manifest.json", self.manifest)
 
-    def stage_key(self, tables: tuple[str, ...], input_stages: tuple[str, ...] = ()) -> str:
-        """Hash of the config tables a stage reads, the seed and the output checksums of earlier stages."""
-        parts: dict[str, Any] = {table: without_display_keys(table, self.config[table]) for table in tables}
+    def stage_key(
+        self,
+        tables: tuple[str, ...],
+        input_stages: tuple[str, ...] = (),
+        exclude: tuple[str, ...] = (),
+        include: tuple[str, ...] = (),
+    ) -> str:
+        """Hash of the config tables a stage reads, the seed and the output checksums of earlier stages.
+
+        `exclude` drops dotted keys of those tables that the stage does not read; `include` adds single
+        dotted keys of other tables that it does."""
+        parts: dict[str, Any] = {}
+        for table in tables:
+            values = without_display_keys(table, self.config[table])
+            parts[table] = {k: v for k, v in values.items() if f"{table}.{k}" not in exclude}
+        for name in include:
+            parts[name] = get_key(self.config, name)
         parts["seed"] = self.config["seed"]
         parts["inputs"] = {
             stage: self.manifest["stages"].get(stage, {}).get("outputs") for stage in input_stages

@@ -18,11 +18,14 @@ from features.sequences import encode_texts, pad_ids, tokenize_texts
 from features.sparse import SPARSE_KINDS, SparseVectorizer
 from features.vocabulary import Vocabulary
 from pipeline.errors import PipelineError
+from pipeline.initial_embeddings import MATRIX_FILE, initial_embeddings
 from pipeline.rundir import RunDir
 from pipeline.sentiment.prepare import SPLITS, read_split
 
 FEATURE_KINDS = ("sequence", *SPARSE_KINDS)
 TABLES = ("features",)
+# Read by train (frozen or fine-tuned table), not here: changing it must not redo the features.
+EXCLUDED_KEYS = ("features.trainable_embeddings",)
 
 
 def featurize(run: RunDir, force: bool = False) -> None:
@@ -31,7 +34,11 @@ def featurize(run: RunDir, force: bool = False) -> None:
     cfg = run.config["features"]
     if cfg["kind"] not in FEATURE_KINDS:
         raise PipelineError(f"unknown features.kind '{cfg['kind']}'; known: {', '.join(FEATURE_KINDS)}")
-    key = run.stage_key(TABLES, ("prepare",))
+    if cfg["kind"] != "sequence" and cfg["embeddings"] != "random":
+        raise PipelineError(
+            f"features.embeddings = '{cfg['embeddings']}' needs features.kind = 'sequence', not '{cfg['kind']}'"
+        )
+    key = run.stage_key(TABLES, ("prepare",), exclude=EXCLUDED_KEYS)
     if run.is_current("featurize", key) and not force:
         print(f"featurize: up to date in {run.path}")
         return
@@ -40,7 +47,7 @@ def featurize(run: RunDir, force: bool = False) -> None:
     out_dir.mkdir(exist_ok=True)
     frames = {split: read_split(run, split) for split in SPLITS}
     if cfg["kind"] == "sequence":
-        info = _featurize_sequences(frames, cfg, out_dir)
+        info = _featurize_sequences(frames, cfg, out_dir, seed=run.config["seed"])
     else:
         info = _featurize_sparse(frames, cfg, out_dir)
     outputs = []
@@ -60,7 +67,7 @@ def featurize(run: RunDir, force: bool = False) -> None:
     )
 
 
-def _featurize_sequences(frames: dict, cfg: dict, out_dir: Path) -> dict:
+def _featurize_sequences(frames: dict, cfg: dict, out_dir: Path, seed: int) -> dict:
     train_tokens = tokenize_texts(frames["train"]["text"].tolist(), lowercase=cfg["lowercase"])
     vocab = Vocabulary.build(
         train_tokens,
@@ -79,7 +86,7 @@ def _featurize_sequences(frames: dict, cfg: dict, out_dir: Path) -> dict:
         write_with(out_dir / f"{split}_x.npy", lambda tmp, x=x: np.save(tmp, x))
     n_tokens = sum(len(t) for t in train_tokens)
     n_unk = sum(1 for tokens in train_tokens for token in tokens if token not in vocab)
-    return {
+    info = {
         "input_kind": "sequence",
         "vocabulary_size": len(vocab),
         "sequence_length": length,
@@ -87,6 +94,11 @@ def _featurize_sequences(frames: dict, cfg: dict, out_dir: Path) -> dict:
         "train_truncated_fraction": round(float(np.mean([len(t) > length for t in train_tokens])), 4),
         "files": ["vocab.json"],
     }
+    if cfg["embeddings"] != "random":
+        extra = initial_embeddings(cfg, vocab, train_tokens, out_dir, seed)
+        info["files"] += extra.pop("extra_files")
+        info.update(extra)
+    return info
 
 
 def _featurize_sparse(frames: dict, cfg: dict, out_dir: Path) -> dict:
@@ -121,6 +133,12 @@ def load_features(run: RunDir, split: str):
     if (directory / f"{split}_x.npy").is_file():
         return np.load(directory / f"{split}_x.npy", allow_pickle=False), y
     return sp.load_npz(directory / f"{split}_x.npz").tocsr(), y
+
+
+def load_embedding_matrix(run: RunDir):
+    """features/embeddings.npy (the initial token table) or None when features.embeddings is "random"."""
+    path = run.path / "features" / MATRIX_FILE
+    return np.load(path, allow_pickle=False) if path.is_file() else None
 
 
 def feature_info(run: RunDir) -> dict:

@@ -17,10 +17,11 @@ from pipeline.distribute import make_strategy, set_precision, strategy_scope
 from pipeline.errors import PipelineError
 from pipeline.plots import plot_training_curves
 from pipeline.rundir import RunDir
-from pipeline.sentiment.featurize import feature_info, load_features
+from pipeline.sentiment.featurize import feature_info, load_embedding_matrix, load_features
 from pipeline.training import fit, history_frame, set_seed
 
 TABLES = ("model", "train")
+INCLUDED_KEYS = ("features.trainable_embeddings",)
 OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
     "adamw": keras.optimizers.AdamW,
@@ -78,19 +79,26 @@ def compile_model(model: keras.Model, train_cfg: dict, num_classes: int, steps_p
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
 
 
-def _build(model_cfg: dict, info: dict, num_classes: int) -> keras.Model:
-    """The classifier for the featurized input (sparse vectors or id sequences)."""
+def _build(
+    model_cfg: dict, info: dict, num_classes: int, matrix=None, trainable_embeddings: bool = True
+) -> keras.Model:
+    """The classifier for the featurized input (sparse vectors or id sequences, optionally with an
+    initial token table whose dimension replaces model.embed_dim)."""
     try:
         if info["input_kind"] == "sparse":
             return build_classifier(
                 model_cfg, input_kind="sparse", input_dim=info["dim"], num_classes=num_classes
             )
+        if matrix is not None:
+            model_cfg = {**model_cfg, "embed_dim": int(matrix.shape[1])}
         return build_classifier(
             model_cfg,
             input_kind="sequence",
             vocabulary_size=info["vocabulary_size"],
             sequence_length=info["sequence_length"],
             num_classes=num_classes,
+            embedding_matrix=matrix,
+            trainable_embeddings=trainable_embeddings,
         )
     except ValueError as exc:
         raise PipelineError(f"model: {exc}") from None
@@ -100,7 +108,7 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
     """Build the model from [model], fit it on train with early stopping on valid, save model.keras."""
     run.require("featurize")
     cfg, train_cfg = run.config, run.config["train"]
-    key = run.stage_key(TABLES, ("featurize",))
+    key = run.stage_key(TABLES, ("featurize",), include=INCLUDED_KEYS)
     if run.is_current("train", key) and not force:
         print(f"train: up to date in {run.path}")
         return
@@ -133,7 +141,13 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
         rows_multiple=replicas,
     )
     with strategy_scope(strategy):
-        model = _build(cfg["model"], info, len(classes))
+        model = _build(
+            cfg["model"],
+            info,
+            len(classes),
+            matrix=load_embedding_matrix(run),
+            trainable_embeddings=cfg["features"]["trainable_embeddings"],
+        )
         compile_model(model, train_cfg, len(classes), steps_per_epoch=len(train_data))
         if train_cfg["verbose"]:
             model.summary(print_fn=lambda line, **_: print(line))
