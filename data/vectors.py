@@ -103,8 +103,11 @@ def _parse_text(raw: bytes, where: str, has_header: bool) -> tuple[list[str], np
     # else gets the exact per-line check in _diagnose.
     spaces = np.fromiter((rest.count(b" ") for rest in rests), dtype=np.int64, count=len(rests))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # fromstring warns when it meets a non-numeric value
-        values = np.fromstring(b" ".join(rests), dtype=np.float32, sep=" ")
+        warnings.simplefilter("ignore")  # older numpy warns (newer raises) at a non-numeric value
+        try:
+            values = np.fromstring(b" ".join(rests), dtype=np.float32, sep=" ")
+        except ValueError:
+            values = np.empty(0, dtype=np.float32)
     if values.size != len(rests) * dim or not (spaces == dim - 1).all():
         _diagnose(rests, dim, where, first_line)
         values = values[: len(rests) * dim]  # well-formed after all (extra whitespace between values)

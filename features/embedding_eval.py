@@ -10,6 +10,7 @@ All three files ship inside gensim's wheel (`gensim.test.utils.datapath`). OOV r
 from __future__ import annotations
 
 import logging
+import math
 
 from gensim.models import KeyedVectors
 from gensim.test.utils import datapath
@@ -70,11 +71,21 @@ def evaluate_similarity(kv: KeyedVectors) -> dict:
     _quiet_gensim()
     out = {}
     for name, filename in PAIR_SETS.items():
-        pearson, spearman, oov_percent = kv.evaluate_word_pairs(datapath(filename))
-        out[f"{name}_spearman"] = float(spearman.statistic)
-        out[f"{name}_pearson"] = float(pearson.statistic)
+        try:
+            pearson, spearman, oov_percent = kv.evaluate_word_pairs(datapath(filename))
+        except ValueError:  # gensim refuses when every pair is out of vocabulary
+            out.update({f"{name}_spearman": None, f"{name}_pearson": None, f"{name}_oov_rate": 1.0})
+            continue
+        out[f"{name}_spearman"] = _finite(spearman.statistic)
+        out[f"{name}_pearson"] = _finite(pearson.statistic)
         out[f"{name}_oov_rate"] = round(float(oov_percent) / 100, 4)
     return out
+
+
+def _finite(value) -> float | None:
+    """A correlation as a float, None when undefined (too few pairs in vocabulary)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def evaluate_vectors(kv: KeyedVectors, restrict_vocab: int = 30_000) -> dict:

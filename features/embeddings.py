@@ -16,6 +16,7 @@ import hashlib
 import json
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from gensim.models import KeyedVectors
@@ -167,16 +168,13 @@ def _convert(path: Path, cached: Path, member: str | None = None) -> KeyedVector
     return read_saved_vectors(cached)
 
 
-def export_vectors(kv: KeyedVectors, output: str | Path, fmt: str = "word2vec") -> None:
-    """Write vectors as word2vec text (header), word2vec binary or GloVe text (no header); "-" is stdout."""
+def export_vectors(kv: KeyedVectors, output: str | Path | BinaryIO, fmt: str = "word2vec") -> None:
+    """Write vectors as word2vec text (header), word2vec binary or GloVe text (no header) to a path
+    (atomically) or a binary stream."""
     if fmt not in EXPORT_FORMATS:
         raise DataError(f"unknown export format {fmt!r}; known: {', '.join(EXPORT_FORMATS)}")
     words, matrix = list(kv.index_to_key), np.asarray(kv.vectors)
-    if str(output) == "-":
-        import sys
-
-        if fmt == "word2vec-binary":
-            raise DataError("--output -: binary vectors are not written to a terminal; name a file")
-        write_vector_file(sys.stdout.buffer, words, matrix, fmt)
+    if not isinstance(output, str | Path):
+        write_vector_file(output, words, matrix, fmt)
         return
     write_with(output, lambda tmp: write_vector_file(tmp, words, matrix, fmt))

@@ -8,31 +8,14 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
+from pipeline.cli_embeddings import embeddings
+from pipeline.cli_options import data_dir_option
 from pipeline.errors import PipelineError
-
-
-def _data_dir_option(function):
-    def set_data_dir(ctx, param, value):
-        if value:
-            if not Path(value).is_dir():
-                raise click.BadParameter(f"{value} is not a directory", param=param)
-            os.environ["PIPELINE_DATA_DIR"] = str(Path(value).resolve())
-        return value
-
-    return click.option(
-        "--data-dir",
-        type=click.Path(),
-        expose_value=False,
-        callback=set_data_dir,
-        is_eager=True,
-        help="Folder with local copies of the corpora (sets PIPELINE_DATA_DIR).",
-    )(function)
 
 
 def _data_shortcut(option: str, key: str):
@@ -74,7 +57,7 @@ def _config_options(function):
             _data_shortcut("--data", "dataset"),
             _data_shortcut("--text-col", "text_col"),
             _data_shortcut("--label-col", "label_col"),
-            _data_dir_option,
+            data_dir_option,
         ]
     ):
         function = decorator(function)
@@ -335,7 +318,7 @@ def runs_compare(run_paths):
 
 
 @cli.group()
-@_data_dir_option
+@data_dir_option
 def datasets():
     """The dataset registry: names, where each is found, size and checksum state.
 
@@ -414,6 +397,7 @@ def _examples_last(command: click.Command) -> None:
         _examples_last(sub)
 
 
+cli.add_command(embeddings)
 _examples_last(cli)
 
 

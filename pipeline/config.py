@@ -248,6 +248,11 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
             if not isinstance(node, dict):
                 raise PipelineError(f"--set '{assignment}': '{part}' is not a table")
         node[keys[-1]] = value
+    return resolve_config(given)
+
+
+def resolve_config(given: dict) -> dict:
+    """Fill the defaults into a config dict (as read from TOML) and validate every key, type and value."""
     _check_keys(given, DEFAULTS, "")
     cfg = _merge(DEFAULTS, given)
     _check_types(cfg, DEFAULTS)

@@ -13,6 +13,10 @@ _MODULES = {"sentiment": "pipeline.sentiment"}
 
 def stage_function(task: str, stage: str) -> Callable:
     """The function `stage(run, force=...)` of a task."""
+    if task == "embeddings":
+        raise PipelineError(
+            "embeddings runs have their own commands: python -m pipeline embeddings train-word2vec --help"
+        )
     if task not in _MODULES:
         raise PipelineError(f"task '{task}' is not implemented yet; implemented: {', '.join(_MODULES)}")
     module = import_module(f"{_MODULES[task]}.{stage}")
@@ -21,4 +25,9 @@ def stage_function(task: str, stage: str) -> Callable:
 
 def headline_metric(task: str) -> str:
     """The metric `runs list` shows for a task."""
-    return {"sentiment": "accuracy", "translation": "bleu", "language_model": "perplexity"}.get(task, "")
+    return {
+        "sentiment": "accuracy",
+        "translation": "bleu",
+        "language_model": "perplexity",
+        "embeddings": "analogy_accuracy",
+    }.get(task, "")

@@ -41,6 +41,9 @@ def mixed_precision():
         {"kind": "lstm", "bidirectional": True},
         {"kind": "gru", "layers": 2},
         {"kind": "gru", "layers": 2, "bidirectional": True, "head_units": 4},
+        {"kind": "gru", "bidirectional": True, "rnn_pooling": "max_mean"},
+        {"kind": "lstm", "layers": 2, "rnn_pooling": "mean"},
+        {"kind": "simplernn", "rnn_pooling": "max"},
         {"kind": "transformer"},
         {"kind": "transformer", "layers": 2, "pooling": "max", "head_units": 4},
     ],
@@ -83,6 +86,8 @@ def _transfer_weights(source: keras.Model, target: keras.Model) -> None:
         {"kind": "simplernn"},
         {"kind": "lstm", "layers": 2},
         {"kind": "gru", "bidirectional": True},
+        {"kind": "gru", "bidirectional": True, "rnn_pooling": "max_mean"},
+        {"kind": "lstm", "rnn_pooling": "max"},
         {"kind": "transformer", "pooling": "mean"},
         {"kind": "transformer", "pooling": "max", "layers": 2},
     ],
@@ -100,9 +105,12 @@ def test_extra_right_padding_does_not_change_predictions(cfg):
     )
 
 
-@pytest.mark.parametrize("kind", SEQUENCE_KINDS)
+@pytest.mark.parametrize("kind", [*SEQUENCE_KINDS, "gru-max_mean"])
 def test_sequence_save_load_round_trip(tmp_path, kind):
-    model = _sequence_model(kind=kind, bidirectional=kind == "gru", num_classes=3)
+    kind, _, pooling = kind.partition("-")
+    model = _sequence_model(
+        kind=kind, bidirectional=kind == "gru", num_classes=3, rnn_pooling=pooling or "last"
+    )
     expected = keras.ops.convert_to_numpy(model(TOKEN_IDS))
     path = tmp_path / "m.keras"
     model.save(path)

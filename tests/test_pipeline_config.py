@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import DEFAULTS, diff_configs, load_config, parse_set
+from pipeline.config import DEFAULTS, diff_configs, dump_toml, load_config, parse_set
 from pipeline.errors import PipelineError
 from tests.conftest import assert_one_line_error, invoke, make_reviews, write_config
 
@@ -138,3 +138,24 @@ def test_data_shortcuts_set_the_dataset_and_columns(tmp_path: Path) -> None:
         "verdict",
     )
     assert result.exit_code == 0, result
+
+
+def test_nested_word2vec_table_is_validated_and_round_trips(tmp_path: Path) -> None:
+    cfg = load_config(
+        None, ["features.word2vec.dim=32", "features.word2vec.sg=true", "model.rnn_pooling=max_mean"]
+    )
+    assert cfg["features"]["word2vec"]["dim"] == 32 and cfg["features"]["word2vec"]["window"] == 5
+    path = tmp_path / "c.toml"
+    path.write_text(dump_toml(cfg), encoding="utf-8")
+    assert "[features.word2vec]" in path.read_text() and load_config(path) == cfg
+    assert diff_configs(cfg, load_config(None)) == [
+        "features.word2vec.dim",
+        "features.word2vec.sg",
+        "model.rnn_pooling",
+    ]
+    with pytest.raises(PipelineError, match="unknown config key 'features.word2vec.size'"):
+        load_config(None, ["features.word2vec.size=3"])
+    with pytest.raises(PipelineError, match="'features.word2vec.window' must be from 1"):
+        load_config(None, ["features.word2vec.window=0"])
+    with pytest.raises(PipelineError, match="unknown model.rnn_pooling 'first'"):
+        load_config(None, ["model.rnn_pooling=first"])

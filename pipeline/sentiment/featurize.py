@@ -18,7 +18,7 @@ from features.sequences import encode_texts, pad_ids, tokenize_texts
 from features.sparse import SPARSE_KINDS, SparseVectorizer
 from features.vocabulary import Vocabulary
 from pipeline.errors import PipelineError
-from pipeline.initial_embeddings import MATRIX_FILE, initial_embeddings
+from pipeline.initial_embeddings import MATRIX_FILE, check_source, initial_embeddings
 from pipeline.rundir import RunDir
 from pipeline.sentiment.prepare import SPLITS, read_split
 
@@ -38,6 +38,7 @@ def featurize(run: RunDir, force: bool = False) -> None:
         raise PipelineError(
             f"features.embeddings = '{cfg['embeddings']}' needs features.kind = 'sequence', not '{cfg['kind']}'"
         )
+    check_source(cfg["embeddings"])
     key = run.stage_key(TABLES, ("prepare",), exclude=EXCLUDED_KEYS)
     if run.is_current("featurize", key) and not force:
         print(f"featurize: up to date in {run.path}")
