@@ -9,7 +9,7 @@ ifneq ($(wildcard ../shared/data),)
 export PIPELINE_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup train-sentiment test lint bench-sentiment bench clean
+.PHONY: setup train-sentiment test lint bench-sentiment bench-embeddings bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,10 @@ lint: setup
 bench-sentiment: setup  ## every feature x model on IMDB plus the keras-io reference -> reports/sentiment.md
 	$(PY) -m bench.sentiment
 
-bench: bench-sentiment
+bench-embeddings: setup  ## GloVe loading speed, word2vec, intrinsic evaluation, GloVe/word2vec BiGRU -> reports/embeddings.md
+	$(PY) -m bench.embeddings
+
+bench: bench-sentiment bench-embeddings
 
 clean:  ## remove caches and run directories (not .venv, not data/cache)
 	rm -rf runs .pytest_cache .ruff_cache
