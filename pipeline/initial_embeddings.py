@@ -40,6 +40,16 @@ def check_source(source: str) -> None:
     )
 
 
+def source_fingerprint(source: str) -> dict:
+    """What identifies a vectors path beyond its name (size and modification time of its files), so that
+    replacing the file redoes featurize; empty for registry names, "random" and "word2vec"."""
+    path = Path(source).expanduser()
+    if source in ("random", "word2vec") or not path.exists():
+        return {}
+    files = sorted(path.iterdir()) if path.is_dir() else [path]
+    return {f.name: [f.stat().st_size, f.stat().st_mtime_ns] for f in files if f.is_file()}
+
+
 def initial_embeddings(
     cfg: dict, vocab: Vocabulary, train_tokens: Sequence[Sequence[str]], out_dir: Path, seed: int
 ) -> dict:

@@ -127,17 +127,20 @@ class RunDir:
         input_stages: tuple[str, ...] = (),
         exclude: tuple[str, ...] = (),
         include: tuple[str, ...] = (),
+        extra: dict | None = None,
     ) -> str:
         """Hash of the config tables a stage reads, the seed and the output checksums of earlier stages.
 
         `exclude` drops dotted keys of those tables that the stage does not read; `include` adds single
-        dotted keys of other tables that it does."""
+        dotted keys of other tables that it does; `extra` adds other inputs (e.g. a vector file's identity)."""
         parts: dict[str, Any] = {}
         for table in tables:
             values = without_display_keys(table, self.config[table])
             parts[table] = {k: v for k, v in values.items() if f"{table}.{k}" not in exclude}
         for name in include:
             parts[name] = get_key(self.config, name)
+        if extra:
+            parts["extra"] = extra
         parts["seed"] = self.config["seed"]
         parts["inputs"] = {
             stage: self.manifest["stages"].get(stage, {}).get("outputs") for stage in input_stages

@@ -183,3 +183,25 @@ def test_word2vec_refuses_an_empty_corpus_and_unknown_settings() -> None:
         train_word2vec([["a", "b"]], {"min_count": 50, "workers": 1}, progress=False)
     with pytest.raises(ValueError, match="unknown word2vec settings"):
         train_word2vec([["a"]], {"size": 3}, progress=False)
+
+
+def test_registry_glove_comes_from_the_cached_stanford_zip(tmp_path: Path) -> None:
+    """glove-6b-300d: the downloaded glove.6B.zip is read once (its member) and cached as .npy + JSON."""
+    import zipfile
+
+    from data.locate import cache_path
+
+    words = ["the", "of", "film"]
+    vectors = np.arange(9, dtype=np.float32).reshape(3, 3)
+    member = tmp_path / "glove.6B.300d.txt"
+    write_vector_file(member, words, vectors, "glove")
+    archive = cache_path("glove-6b-300d")
+    archive.parent.mkdir(parents=True)
+    with zipfile.ZipFile(archive, "w") as out:
+        out.write(member, "glove.6B.300d.txt")
+        out.writestr("glove.6B.50d.txt", "the 1 2\n")
+    kv = load_vectors("glove-6b-300d", progress=False)
+    assert kv.index_to_key == words
+    np.testing.assert_array_equal(kv.vectors, vectors)
+    archive.unlink()  # now served from the converted cache
+    assert isinstance(load_vectors("glove-6b-300d").vectors, np.memmap)

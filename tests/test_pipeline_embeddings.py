@@ -206,3 +206,17 @@ def test_embeddings_need_sequence_features(tmp_path: Path, reviews_csv: Path) ->
     assert_one_line_error(
         invoke("run", "--config", config, "--name", tmp_path / "s"), "features.embeddings", "no-such-vectors"
     )
+
+
+def test_a_replaced_vector_file_redoes_the_features(tmp_path: Path, reviews_csv: Path) -> None:
+    vectors = _review_vectors(tmp_path / "vecs.txt", dim=4)
+    run = _sentiment_with(tmp_path, "replaced", reviews_csv, embeddings=str(vectors))
+    config = tmp_path / "replaced.toml"
+    same = invoke("run", "--config", config, "--name", run)
+    assert same.exit_code == 0 and "featurize: up to date" in same.stdout
+    before = np.load(run / "features" / "embeddings.npy")
+    words = load_vectors(vectors).index_to_key
+    write_vector_file(vectors, words, np.ones((len(words), 4), np.float32), "glove")
+    again = invoke("run", "--config", config, "--name", run)
+    assert again.exit_code == 0 and "featurize: up to date" not in again.stdout
+    assert not np.array_equal(before, np.load(run / "features" / "embeddings.npy"))

@@ -18,7 +18,7 @@ from features.sequences import encode_texts, pad_ids, tokenize_texts
 from features.sparse import SPARSE_KINDS, SparseVectorizer
 from features.vocabulary import Vocabulary
 from pipeline.errors import PipelineError
-from pipeline.initial_embeddings import MATRIX_FILE, check_source, initial_embeddings
+from pipeline.initial_embeddings import MATRIX_FILE, check_source, initial_embeddings, source_fingerprint
 from pipeline.rundir import RunDir
 from pipeline.sentiment.prepare import SPLITS, read_split
 
@@ -39,7 +39,9 @@ def featurize(run: RunDir, force: bool = False) -> None:
             f"features.embeddings = '{cfg['embeddings']}' needs features.kind = 'sequence', not '{cfg['kind']}'"
         )
     check_source(cfg["embeddings"])
-    key = run.stage_key(TABLES, ("prepare",), exclude=EXCLUDED_KEYS)
+    key = run.stage_key(
+        TABLES, ("prepare",), exclude=EXCLUDED_KEYS, extra=source_fingerprint(cfg["embeddings"]) or None
+    )
     if run.is_current("featurize", key) and not force:
         print(f"featurize: up to date in {run.path}")
         return
