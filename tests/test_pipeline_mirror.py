@@ -40,3 +40,19 @@ def test_prepare_imdb_with_a_training_limit(mirror: Path, tmp_path: Path) -> Non
     train = pd.read_parquet(run_dir / "prepare" / "train.parquet")
     assert not set(train["id"]) & set(valid["id"])
     assert set(pd.read_parquet(run_dir / "prepare" / "test.parquet")["id"].str[:5]) == {"test/"}
+
+
+def test_word2vec_corpora_are_the_documented_ones(mirror: Path) -> None:
+    """imdb = its 25,000 training reviews (never test), imdb-unsup = 50,000 reviews, tiny-shakespeare = the
+    lines of its first 90%, spa-eng = its English sentences."""
+    from pipeline.embeddings.corpus import load_corpus
+
+    texts, summary = load_corpus("imdb,imdb-unsup", "text", 200_000)
+    assert len(texts) == 75_000 and summary["sources"]["imdb"]["rows"] == 25_000
+    assert summary["sources"]["imdb-unsup"]["rows"] == 50_000
+    reviews = pd.read_csv(mirror / "imdb" / "imdb_reviews.csv.gz")
+    assert set(texts[:25_000]) == set(reviews.loc[reviews["split"] == "train", "text"])
+    lines, _ = load_corpus("tiny-shakespeare", "text", 200_000)
+    assert lines[0] == "First Citizen:" and 25_000 < len(lines) < 40_000
+    english, _ = load_corpus("spa-eng", "text", 200_000)
+    assert len(english) == 116_964 and english[0].isascii()

@@ -39,12 +39,14 @@ def _registry_texts(name: str) -> pd.Series:
     if name == "imdb":
         frame = load_registry_frame(name)
         return frame.loc[frame["split"] == "train", "text"]
-    if kind == "text":
-        text = read_text(locate(name))
-        head = text[: int(len(text) * SHAKESPEARE_TRAIN_FRACTION)]
-        return pd.Series([line for line in head.split("\n") if line.strip()])
-    frame = load_registry_frame(name)
-    return frame["source"] if "source" in frame.columns else frame["text"]
+    if kind == "pairs":
+        return load_registry_frame(name)["source"]
+    if name == "imdb-unsup":
+        return load_registry_frame(name)["text"]
+    # A plain text corpus (tiny-shakespeare): the lines of its training part.
+    text = read_text(locate(name))
+    head = text[: int(len(text) * SHAKESPEARE_TRAIN_FRACTION)]
+    return pd.Series([line for line in head.split("\n") if line.strip()])
 
 
 def load_corpus(spec: str, text_col: str, max_chars: int) -> tuple[list[str], dict]:
