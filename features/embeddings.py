@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from pathlib import Path
 from typing import BinaryIO
@@ -155,6 +156,13 @@ def _load_file(path: Path) -> KeyedVectors:
 def _convert(path: Path, cached: Path, member: str | None = None) -> KeyedVectors:
     """Parse a vector file once and keep it as .npy + JSON; returns the memory-mapped result."""
     started = time.time()
+    size = path.stat().st_size
+    if size > 20_000_000:  # a large file takes seconds: say what is happening (small ones are instant)
+        print(
+            f"converting {path}{':' + member if member else ''} ({size / 1e6:,.0f} MB) once into {cached} ...",
+            file=sys.stderr,
+            flush=True,
+        )
     words, vectors, fmt = read_vector_file(path, member)
     kv = keyed_vectors(words, vectors)
     save_vectors(
