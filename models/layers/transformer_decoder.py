@@ -1,0 +1,242 @@
+"""One decoder-only (GPT-style) Transformer block with causal self-attention and a key/value cache."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+# Added to the scores of masked keys (scores are computed in float32, so this stays finite).
+_MASKED_SCORE = -1e9
+
+
+@keras.saving.register_keras_serializable(package="pipeline")
+class TransformerDecoder(keras.layers.Layer):
+    """Decoder-only Transformer block: causal self-attention and feed-forward, each with a residual.
+
+    Pre-norm by default (`x = x + dropout(attention(norm(x)))`, then `x = x + dropout(ffn(norm(x)))`,
+    as in GPT-2); `normalize_first=False` gives the post-norm of the original paper. Position i attends
+    to positions <= i only. A padding mask (from Keras mask propagation, e.g. an Embedding with
+    `mask_zero=True`, or the `padding_mask` argument, `True` = real token) also hides padding keys.
+
+    Attention is written with `keras.ops` (no `MultiHeadAttention`) so that it can run incrementally:
+    call the layer with `cache` (see `empty_cache`) and `cache_index` to process only the new token(s);
+    their keys and values are written into the fixed-size cache with `ops.slice_update` and the queries
+    attend to every cached position <= their own. The cache never changes shape, so a compiled step
+    (XLA, `jax.jit`) is traced once. Full-sequence and step-by-step calls give the same outputs.
+
+    Args:
+        intermediate_dim: hidden size of the feed-forward network.
+        num_heads: number of attention heads; must divide the input's hidden size.
+        dropout: dropout rate on the attention weights and after each sub-block.
+        layer_norm_epsilon: epsilon of the layer norms.
+        normalize_first: pre-norm (`True`, default) or post-norm (`False`).
+        activation: activation of the feed-forward network's first layer.
+        kernel_initializer: initializer of the dense kernels.
+        **kwargs: standard layer arguments (`name`, `dtype`, `trainable`).
+
+    Example:
+    >>> decoder = TransformerDecoder(intermediate_dim=64, num_heads=2)
+    >>> vectors = np.random.rand(2, 10, 16).astype("float32")
+    >>> decoder(vectors).shape
+    TensorShape([2, 10, 16])
+    >>> cache = decoder.empty_cache(batch_size=2, max_length=10)
+    >>> outputs, cache = decoder(vectors[:, :4], cache=cache, cache_index=0)  # first 4 positions
+    >>> outputs, cache = decoder(vectors[:, 4:5], cache=cache, cache_index=4)  # then one at a time
+
+    References:
+        Vaswani et al., "Attention Is All You Need" (2017); Radford et al., "Language Models are
+        Unsupervised Multitask Learners" (GPT-2, 2019); KerasHub `TransformerDecoder` (its cache layout).
+    """
+
+    def __init__(
+        self,
+        intermediate_dim: int,
+        num_heads: int,
+        dropout: float = 0.1,
+        layer_norm_epsilon: float = 1e-5,
+        normalize_first: bool = True,
+        activation: str = "gelu",
+        kernel_initializer: str | keras.initializers.Initializer = "glorot_uniform",
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        for name, value in (("intermediate_dim", intermediate_dim), ("num_heads", num_heads)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
+        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}")
+        self.intermediate_dim = intermediate_dim
+        self.num_heads = num_heads
+        self.dropout = float(dropout)
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.normalize_first = bool(normalize_first)
+        self.activation = keras.activations.get(activation)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.supports_masking = True
+
+    def build(self, inputs_shape) -> None:
+        hidden_dim = inputs_shape[-1]
+        if hidden_dim is None:
+            raise ValueError(f"the last axis of the input must be known, got shape {inputs_shape}")
+        if hidden_dim % self.num_heads != 0:
+            raise ValueError(
+                f"hidden size {hidden_dim} of the input is not divisible by num_heads={self.num_heads}"
+            )
+        self.hidden_dim = hidden_dim
+        self.head_dim = hidden_dim // self.num_heads
+
+        def dense(units: int, name: str, activation=None) -> keras.layers.Dense:
+            return keras.layers.Dense(
+                units,
+                activation=activation,
+                kernel_initializer=keras.initializers.get(self.kernel_initializer),
+                dtype=self.dtype_policy,
+                name=name,
+            )
+
+        self.query_dense = dense(hidden_dim, "query")
+        self.key_dense = dense(hidden_dim, "key")
+        self.value_dense = dense(hidden_dim, "value")
+        self.attention_output_dense = dense(hidden_dim, "attention_output")
+        for layer in (self.query_dense, self.key_dense, self.value_dense, self.attention_output_dense):
+            layer.build(inputs_shape)
+        self.attention_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="attention_norm"
+        )
+        self.attention_norm.build(inputs_shape)
+        self.attention_weights_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.attention_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.ffn_intermediate = dense(self.intermediate_dim, "ffn_intermediate", self.activation)
+        self.ffn_intermediate.build(inputs_shape)
+        self.ffn_output = dense(hidden_dim, "ffn_output")
+        self.ffn_output.build((*inputs_shape[:-1], self.intermediate_dim))
+        self.ffn_norm = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="ffn_norm"
+        )
+        self.ffn_norm.build(inputs_shape)
+        self.ffn_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        super().build(inputs_shape)
+
+    def empty_cache(self, batch_size: int, max_length: int):
+        """A zero key/value cache (batch_size, 2, max_length, num_heads, head_dim): keys at [:, 0].
+
+        Args:
+            batch_size: rows generated together.
+            max_length: the most positions the cache holds (the model's position table size).
+
+        Returns:
+            A tensor of the layer's compute dtype, to pass as `cache` with `cache_index=0`.
+        """
+        if not self.built:
+            raise ValueError("build or call the layer before asking for its cache (head_dim is unknown)")
+        return ops.zeros((batch_size, 2, max_length, self.num_heads, self.head_dim), dtype=self.compute_dtype)
+
+    def _split_heads(self, vectors):
+        """(batch, length, hidden) -> (batch, length, num_heads, head_dim)."""
+        shape = ops.shape(vectors)
+        return ops.reshape(vectors, (shape[0], shape[1], self.num_heads, self.head_dim))
+
+    def _attend(self, query, key, value, allowed, training):
+        """Scaled dot-product attention; `allowed` (batch or 1, queries, keys) is True where a query may
+        look at a key. Returns (batch, queries, hidden)."""
+        scores = ops.einsum("bqhd,bkhd->bhqk", query, key)
+        scores = ops.cast(scores, "float32") * (1.0 / math.sqrt(self.head_dim))
+        scores = ops.where(ops.expand_dims(allowed, axis=1), scores, _MASKED_SCORE)
+        weights = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
+        weights = self.attention_weights_dropout(weights, training=training)
+        attended = ops.einsum("bhqk,bkhd->bqhd", weights, value)
+        shape = ops.shape(attended)
+        return ops.reshape(attended, (shape[0], shape[1], self.hidden_dim))
+
+    def call(self, inputs, padding_mask=None, cache=None, cache_index=None, training=None, mask=None):
+        """Decode `inputs` (batch, length, hidden), the whole sequence or, with a cache, the new positions.
+
+        Args:
+            inputs: the vectors of the sequence (no cache) or of the new positions (with a cache).
+            padding_mask: (batch, length) booleans, `True` at real tokens; defaults to the Keras mask.
+                Only for full-sequence calls: a cached call assumes no padding among cached positions.
+            cache: optional (batch, 2, max_length, num_heads, head_dim) keys and values of the earlier
+                positions (see `empty_cache`).
+            cache_index: with a cache, the position of the first row of `inputs` (an int or int scalar
+                tensor); positions >= cache_index + length are ignored whatever the cache holds there.
+            training: whether dropout is active.
+
+        Returns:
+            The outputs (batch, length, hidden); with a cache, `(outputs, updated_cache)`.
+        """
+        if cache is None:
+            if padding_mask is None:
+                padding_mask = mask
+        else:
+            if padding_mask is not None:
+                raise ValueError("`padding_mask` is not supported with a cache: generate without padding")
+            if cache_index is None:
+                raise ValueError("`cache_index` (the position of the first new token) is needed with a cache")
+        length = ops.shape(inputs)[1]
+
+        residual = inputs
+        x = self.attention_norm(inputs) if self.normalize_first else inputs
+        query = self._split_heads(self.query_dense(x))
+        key = self._split_heads(self.key_dense(x))
+        value = self._split_heads(self.value_dense(x))
+
+        if cache is None:
+            query_positions = ops.arange(length)
+            key_positions = ops.arange(length)
+        else:
+            cache_index = ops.cast(cache_index, "int32")
+            zero = ops.zeros((), "int32")
+            update = ops.stack((key, value), axis=1)  # (batch, 2, length, heads, head_dim)
+            cache = ops.slice_update(
+                cache, (zero, zero, cache_index, zero, zero), ops.cast(update, cache.dtype)
+            )
+            key = ops.cast(cache[:, 0], self.compute_dtype)
+            value = ops.cast(cache[:, 1], self.compute_dtype)
+            query_positions = cache_index + ops.arange(length, dtype="int32")
+            key_positions = ops.arange(ops.shape(cache)[2], dtype="int32")
+        # (1, queries, keys): causal, plus (batch, 1, keys) real keys on full-sequence calls.
+        allowed = ops.expand_dims(
+            ops.greater_equal(ops.expand_dims(query_positions, 1), ops.expand_dims(key_positions, 0)), 0
+        )
+        if cache is None and padding_mask is not None:
+            allowed = ops.logical_and(allowed, ops.expand_dims(ops.cast(padding_mask, "bool"), 1))
+
+        x = self.attention_output_dense(self._attend(query, key, value, allowed, training))
+        x = residual + self.attention_dropout(x, training=training)
+        if not self.normalize_first:
+            x = self.attention_norm(x)
+
+        residual = x
+        if self.normalize_first:
+            x = self.ffn_norm(x)
+        x = self.ffn_output(self.ffn_intermediate(x))
+        x = residual + self.ffn_dropout(x, training=training)
+        if not self.normalize_first:
+            x = self.ffn_norm(x)
+
+        if cache is None:
+            return x
+        return x, cache
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+    def compute_output_shape(self, inputs_shape) -> tuple:
+        return inputs_shape
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            {
+                "intermediate_dim": self.intermediate_dim,
+                "num_heads": self.num_heads,
+                "dropout": self.dropout,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "normalize_first": self.normalize_first,
+                "activation": keras.activations.serialize(self.activation),
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            }
+        )
+        return config
