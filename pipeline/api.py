@@ -9,10 +9,15 @@ from pipeline.rundir import RunDir
 
 
 def load_run(path: str | Path, task: str | None = None):
-    """Open a finished run: for sentiment, a SentimentClassifier with `.predict(texts)`."""
+    """Open a finished run: a SentimentClassifier with `.predict(texts)`, or a LanguageModel with
+    `.generate(prompt, length, ...)`."""
     run = RunDir.open_existing(path, task=task)
     if run.manifest["task"] == "sentiment":
         from pipeline.sentiment.inference import SentimentClassifier  # noqa: PLC0415 - loads Keras lazily
 
         return SentimentClassifier(run)
+    if run.manifest["task"] == "language_model":
+        from pipeline.language_model.inference import LanguageModel  # noqa: PLC0415
+
+        return LanguageModel(run)
     raise PipelineError(f"{path}: inference for task '{run.manifest['task']}' is not implemented yet")

@@ -25,12 +25,13 @@ DEFAULTS: dict[str, Any] = {
         "text_col": "text",
         "label_col": "label",
         "valid_fraction": 0.1,
-        "test_fraction": 0.1,  # only used when the data has no test split of its own
+        "test_fraction": 0.1,  # only used when the data has no test split of its own (0 = no test split)
         "max_chars": 200_000,  # longer texts are refused with their row number
         "limit": 0,  # keep at most this many training rows (0 = all); for quick experiments
     },
     "features": {
         "kind": "sequence",  # sequence | tfidf | bow | onehot | nbsvm
+        "tokenizer": "word",  # language model: word | char
         "lowercase": True,
         "ngram_max": 1,  # sparse features: n-grams from 1 to ngram_max
         "max_features": 200_000,  # sparse features: size cap of the n-gram vocabulary
@@ -69,6 +70,7 @@ DEFAULTS: dict[str, Any] = {
         "ff_dim": 128,
         "pooling": "mean",  # transformer: mean or max over the tokens
         "rnn_pooling": "last",  # recurrent: the final state (last), or mean / max / max_mean over all states
+        "tie_embeddings": False,  # language model: the output layer reuses the token table
         "head_units": 0,
         "hidden_units": 0,
         "l2": 0.0,
@@ -92,6 +94,8 @@ DEFAULTS: dict[str, Any] = {
         "n_misclassified": 10,
         "n_top_ngrams": 20,
         "batch_size": 256,
+        "stride": 0,  # language model: evaluation windows overlap by this stride (0 = half a window)
+        "ngram_order": 0,  # language model: Kneser-Ney baseline order (0 = 3 for words, 5 for characters)
     },
 }
 
@@ -100,6 +104,7 @@ DEFAULTS: dict[str, Any] = {
 CHOICES: dict[str, tuple[str, ...]] = {
     "features.kind": ("sequence", "tfidf", "bow", "onehot", "nbsvm"),
     "features.truncate": ("post", "pre"),
+    "features.tokenizer": ("word", "char"),
     "model.kind": ("dense", "simplernn", "lstm", "gru", "transformer"),
     "model.pooling": ("mean", "max"),
     "model.rnn_pooling": ("last", "mean", "max", "max_mean"),
@@ -111,7 +116,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 # (lowest, highest, whether the bounds themselves are allowed) for numeric keys.
 RANGES: dict[str, tuple[float, float, bool]] = {
     "data.valid_fraction": (0.0, 1.0, False),
-    "data.test_fraction": (0.0, 1.0, False),
+    "data.test_fraction": (0.0, 0.99, True),
     "data.max_chars": (1, float("inf"), True),
     "data.limit": (0, float("inf"), True),
     "features.ngram_max": (1, 5, True),
@@ -146,6 +151,8 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "eval.n_misclassified": (0, 10_000, True),
     "eval.n_top_ngrams": (0, 10_000, True),
     "eval.batch_size": (1, 1_000_000, True),
+    "eval.stride": (0, 100_000, True),
+    "eval.ngram_order": (0, 9, True),
 }
 
 

@@ -8,7 +8,7 @@ from importlib import import_module
 from pipeline.errors import PipelineError
 
 STAGES = ("prepare", "featurize", "train", "evaluate")
-_MODULES = {"sentiment": "pipeline.sentiment"}
+_MODULES = {"sentiment": "pipeline.sentiment", "language_model": "pipeline.language_model"}
 
 
 def stage_function(task: str, stage: str) -> Callable:

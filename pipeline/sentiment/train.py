@@ -15,6 +15,7 @@ from models.classifiers import build_classifier
 from pipeline.batches import SequenceBatches, SparseBatches, as_dataset
 from pipeline.distribute import make_strategy, set_precision, strategy_scope
 from pipeline.errors import PipelineError
+from pipeline.optimizers import make_optimizer
 from pipeline.plots import plot_training_curves
 from pipeline.rundir import RunDir
 from pipeline.sentiment.featurize import feature_info, load_embedding_matrix, load_features
@@ -22,12 +23,6 @@ from pipeline.training import fit, history_frame, set_seed
 
 TABLES = ("model", "train")
 INCLUDED_KEYS = ("features.trainable_embeddings",)
-OPTIMIZERS = {
-    "adam": keras.optimizers.Adam,
-    "adamw": keras.optimizers.AdamW,
-    "sgd": keras.optimizers.SGD,
-    "rmsprop": keras.optimizers.RMSprop,
-}
 
 
 def make_batches(x, y, batch_size: int, *, training: bool, bucket: bool, seed: int, rows_multiple: int = 1):
@@ -52,29 +47,9 @@ def make_batches(x, y, batch_size: int, *, training: bool, bucket: bool, seed: i
     return as_dataset(batches)
 
 
-SCHEDULES = ("constant", "cosine", "linear")
-
-
-def learning_rate(train_cfg: dict, steps_per_epoch: int):
-    """A float, or a schedule that decays to 0 over train.epochs x steps_per_epoch steps."""
-    name, rate = train_cfg["lr_schedule"], train_cfg["learning_rate"]
-    if name not in SCHEDULES:
-        raise PipelineError(f"unknown train.lr_schedule '{name}'; known: {', '.join(SCHEDULES)}")
-    total = max(1, train_cfg["epochs"] * steps_per_epoch)
-    if name == "cosine":
-        return keras.optimizers.schedules.CosineDecay(rate, decay_steps=total)
-    if name == "linear":
-        return keras.optimizers.schedules.PolynomialDecay(rate, decay_steps=total, end_learning_rate=0.0)
-    return rate
-
-
 def compile_model(model: keras.Model, train_cfg: dict, num_classes: int, steps_per_epoch: int = 1) -> None:
     """Compile with the configured optimizer, learning-rate schedule, loss and accuracy."""
-    if train_cfg["optimizer"] not in OPTIMIZERS:
-        raise PipelineError(
-            f"unknown train.optimizer '{train_cfg['optimizer']}'; known: {', '.join(OPTIMIZERS)}"
-        )
-    optimizer = OPTIMIZERS[train_cfg["optimizer"]](learning_rate=learning_rate(train_cfg, steps_per_epoch))
+    optimizer = make_optimizer(train_cfg, steps_per_epoch)
     loss = "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
 

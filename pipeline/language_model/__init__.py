@@ -1,0 +1,1 @@
+"""The language-model task: corpus -> token streams -> many-to-many model -> perplexity and generation."""

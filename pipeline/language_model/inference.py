@@ -1,0 +1,101 @@
+"""The trained model of a language-model run: prompt -> generated text (the Python API behind `generate`)."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import keras
+
+from features.vocabulary import END, END_ID, RESERVED, UNK_ID, Vocabulary
+from models.decoding import generate
+from models.language_models import make_stepper
+from pipeline.errors import PipelineError
+from pipeline.language_model.featurize import feature_info, tokenize
+from pipeline.rundir import RunDir
+
+_NO_SPACE_BEFORE = re.compile(r" ([.,!?;:%)\]}'’]|n't\b|'s\b|'re\b|'ve\b|'ll\b|'d\b|'m\b)")
+_NO_SPACE_AFTER = re.compile(r"([(\[{$]) ")
+
+
+class LanguageModel:
+    """Loads vocab.json and model.keras (safe_mode) of a finished language-model run."""
+
+    def __init__(self, run: RunDir):
+        if run.manifest["stages"].get("train", {}).get("status") != "done":
+            raise PipelineError(f"{run.path} has no trained model yet; run `python -m pipeline train` first")
+        self.run = run
+        self.info = feature_info(run)
+        self.vocab = Vocabulary.load(run.path / "features" / "vocab.json")
+        self.model = keras.saving.load_model(run.path / "model.keras", safe_mode=True)
+        self.char_level = self.info["tokenizer"] == "char"
+        self._stepper = None
+
+    def encode_prompt(self, prompt: str) -> list[int]:
+        """Prompt ids (unknown tokens -> <unk>, with a warning); an empty prompt starts a new document."""
+        tokens = tokenize(prompt, self.info["tokenizer"], self.vocab.settings.get("lowercase", True))
+        ids = self.vocab.encode(tokens)
+        unknown = [token for token, i in zip(tokens, ids, strict=True) if i == UNK_ID and token != "<unk>"]
+        if tokens and len(unknown) == len(tokens):
+            raise PipelineError(
+                f"the prompt has only words unknown to this model's vocabulary ({', '.join(unknown[:5])})"
+            )
+        if unknown:
+            print(
+                f"warning: {len(unknown)} prompt token(s) unknown, read as <unk>: {', '.join(unknown[:10])}",
+                file=sys.stderr,
+            )
+        return [END_ID, *ids]  # every document of the training stream follows an <end>
+
+    def decode(self, ids: list[int]) -> str:
+        """Generated ids -> text (words joined with spaces, punctuation attached)."""
+        tokens = [self.vocab.tokens[i] for i in ids]
+        if self.char_level:
+            return "".join("\n" if t == END else t for t in tokens if t not in RESERVED or t == END)
+        text = " ".join("\n" if t == END else t for t in tokens)
+        text = _NO_SPACE_AFTER.sub(r"\1", _NO_SPACE_BEFORE.sub(r"\1", text))
+        return text.replace(" \n ", "\n").strip(" ")
+
+    def generate(
+        self,
+        prompt: str,
+        length: int = 100,
+        *,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        greedy: bool = False,
+        seed: int | None = None,
+        use_cache: bool = True,
+        stop_at_end: bool = False,
+    ) -> str:
+        """The prompt followed by `length` generated tokens (words or characters)."""
+        if not isinstance(length, int) or length < 1:
+            raise PipelineError(f"--length must be at least 1, got {length}")
+        if temperature <= 0:
+            raise PipelineError(
+                f"--temperature must be above 0 (use --greedy for the most likely token), got {temperature}"
+            )
+        ids = self.encode_prompt(prompt)
+        if use_cache and self._stepper is None:
+            self._stepper = make_stepper(self.model)
+        try:
+            new_ids = generate(
+                self._stepper if use_cache else self.model,
+                ids,
+                length,
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                greedy=greedy,
+                seed=seed,
+                use_cache=use_cache,
+                stop_id=END_ID if stop_at_end else None,
+            )
+        except ValueError as error:
+            raise PipelineError(str(error)) from None
+        continuation = self.decode(new_ids)
+        if self.char_level:
+            return prompt + continuation
+        joiner = "" if not prompt or continuation[:1] in ".,!?;:'\n" else " "
+        return prompt + joiner + continuation
