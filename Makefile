@@ -9,7 +9,7 @@ ifneq ($(wildcard ../shared/data),)
 export PIPELINE_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup train-sentiment test lint bench-sentiment bench-embeddings bench clean
+.PHONY: setup train-sentiment train-lm test lint bench-sentiment bench-embeddings bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ setup: $(VENV)/.installed  ## create .venv and install the pinned requirements
 
 train-sentiment: setup  ## train and evaluate the default neural sentiment model on IMDB
 	$(PY) -m pipeline run --config configs/sentiment-transformer.toml
+
+train-lm: setup  ## train and evaluate the character-level language model on tiny Shakespeare
+	$(PY) -m pipeline run --config configs/lm-char-gru.toml
 
 test: setup  ## the test suite (small synthetic data; a few tests use the data mirror when present)
 	$(PY) -m pytest
