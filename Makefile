@@ -9,7 +9,7 @@ ifneq ($(wildcard ../shared/data),)
 export PIPELINE_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup train-sentiment train-lm test lint bench-sentiment bench-embeddings bench clean
+.PHONY: setup train-sentiment train-lm test lint bench-sentiment bench-embeddings bench-lm bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,10 @@ bench-sentiment: setup  ## every feature x model on IMDB plus the keras-io refer
 bench-embeddings: setup  ## GloVe loading speed, word2vec, intrinsic evaluation, GloVe/word2vec BiGRU -> reports/embeddings.md
 	$(PY) -m bench.embeddings
 
-bench: bench-sentiment bench-embeddings
+bench-lm: setup  ## language models: perplexity vs n-gram baselines, speed, generation -> reports/lm.md
+	$(PY) -m bench.lm
+
+bench: bench-sentiment bench-embeddings bench-lm
 
 clean:  ## remove caches and run directories (not .venv, not data/cache)
 	rm -rf runs .pytest_cache .ruff_cache
