@@ -132,6 +132,50 @@ def fit(
     return state
 
 
+def fit_configured(
+    model: keras.Model,
+    train_data: Any,
+    valid_data: Any,
+    *,
+    run_path: Path,
+    key: str,
+    train_cfg: dict,
+    force: bool,
+    callbacks: list | None,
+    monitor: str,
+) -> dict:
+    """`fit` with the epochs, patience, time limit and verbosity of a run's [train] table (a forced stage
+    starts over instead of resuming)."""
+    if train_cfg["verbose"]:
+        model.summary(print_fn=lambda line, **_: print(line))
+    return fit(
+        model,
+        train_data,
+        valid_data,
+        run_path=run_path,
+        key=key,
+        epochs=train_cfg["epochs"],
+        patience=train_cfg["patience"],
+        max_seconds=train_cfg["max_seconds"],
+        verbose=train_cfg["verbose"],
+        resume=not force,
+        callbacks=callbacks,
+        monitor=monitor,
+    )
+
+
+def save_trained_model(run_path: Path, state: dict) -> keras.Model:
+    """Take the fitted model out of `state` and write model.keras, history.csv and curves.png."""
+    from pipeline.plots import plot_training_curves  # noqa: PLC0415 - matplotlib only when needed
+
+    model = state.pop("model")
+    write_with(run_path / "model.keras", model.save)
+    history = history_frame(state)
+    write_with(run_path / "history.csv", lambda tmp: history.to_csv(tmp, index=False))
+    plot_training_curves(history, run_path / "curves.png", title=f"{run_path.name}: training curves")
+    return model
+
+
 def tensorboard_callbacks(log_dir: Path) -> list:
     """Keras's TensorBoard callback (it writes through tf.summary), or none where TensorFlow is absent,
     as on a JAX-only machine."""

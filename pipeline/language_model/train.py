@@ -13,15 +13,13 @@ import time
 import keras
 import numpy as np
 
-from data.atomic import write_with
 from features.lm_windows import make_windows
 from models.language_models import build_language_model
 from pipeline.errors import PipelineError
 from pipeline.language_model.featurize import feature_info, load_stream
 from pipeline.optimizers import make_optimizer
-from pipeline.plots import plot_training_curves
 from pipeline.rundir import RunDir
-from pipeline.training import fit, history_frame, set_seed
+from pipeline.training import fit_configured, save_trained_model, set_seed
 
 TABLES = ("model", "train")
 INCLUDED_KEYS = ("features.sequence_length",)
@@ -86,27 +84,18 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
     except ValueError as error:
         raise PipelineError(f"model: {error}") from None
     compile_language_model(model, train_cfg, len(train_data))
-    if train_cfg["verbose"]:
-        model.summary(print_fn=lambda line, **_: print(line))
-    state = fit(
+    state = fit_configured(
         model,
         train_data,
         valid_data,
         run_path=run.path,
         key=key,
-        epochs=train_cfg["epochs"],
-        patience=train_cfg["patience"],
-        max_seconds=train_cfg["max_seconds"],
-        verbose=train_cfg["verbose"],
-        resume=not force,
+        train_cfg=train_cfg,
+        force=force,
         callbacks=callbacks,
         monitor="val_loss",
     )
-    model = state.pop("model")
-    write_with(run.path / "model.keras", model.save)
-    history = history_frame(state)
-    write_with(run.path / "history.csv", lambda tmp: history.to_csv(tmp, index=False))
-    plot_training_curves(history, run.path / "curves.png", title=f"{run.path.name}: training curves")
+    model = save_trained_model(run.path, state)
     tokens = int((train_targets > 0).sum()) * state["epoch"]
     run.finish_stage(
         "train",

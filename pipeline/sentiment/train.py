@@ -9,17 +9,15 @@ import time
 
 import keras
 
-from data.atomic import write_with
 from features.labels import LabelEncoder
 from models.classifiers import build_classifier
 from pipeline.batches import SequenceBatches, SparseBatches, as_dataset
 from pipeline.distribute import make_strategy, set_precision, strategy_scope
 from pipeline.errors import PipelineError
 from pipeline.optimizers import make_optimizer
-from pipeline.plots import plot_training_curves
 from pipeline.rundir import RunDir
 from pipeline.sentiment.featurize import feature_info, load_embedding_matrix, load_features
-from pipeline.training import fit, history_frame, set_seed
+from pipeline.training import fit_configured, save_trained_model, set_seed
 
 TABLES = ("model", "train")
 INCLUDED_KEYS = ("features.trainable_embeddings",)
@@ -124,27 +122,18 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
             trainable_embeddings=cfg["features"]["trainable_embeddings"],
         )
         compile_model(model, train_cfg, len(classes), steps_per_epoch=len(train_data))
-        if train_cfg["verbose"]:
-            model.summary(print_fn=lambda line, **_: print(line))
-        state = fit(
+        state = fit_configured(
             model,
             train_data,
             valid_data,
             run_path=run.path,
             key=key,
-            epochs=train_cfg["epochs"],
-            patience=train_cfg["patience"],
-            max_seconds=train_cfg["max_seconds"],
-            verbose=train_cfg["verbose"],
-            resume=not force,
+            train_cfg=train_cfg,
+            force=force,
             callbacks=callbacks,
             monitor=train_cfg["monitor"],
         )
-    model = state.pop("model")
-    write_with(run.path / "model.keras", model.save)
-    history = history_frame(state)
-    write_with(run.path / "history.csv", lambda tmp: history.to_csv(tmp, index=False))
-    plot_training_curves(history, run.path / "curves.png", title=f"{run.path.name}: training curves")
+    model = save_trained_model(run.path, state)
     run.finish_stage(
         "train",
         key,
