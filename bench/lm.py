@@ -86,7 +86,8 @@ def write_report(results: dict) -> None:
     lines = [
         "# Language-model benchmark",
         "",
-        f"Command: `make bench-lm` (`python -m bench.lm`), {results['date']}, {results['machine']}. "
+        f"Command: `python -m bench.lm {results.get('arguments', '')}`".replace(" `", "`")
+        + f" (all configs: `make bench-lm`), {results['date']}, {results['machine']}. "
         "Single seeded runs; speeds are medians of 3.",
         "",
         "| config | split | model | baselines: Kneser-Ney / unigram | vocabulary (OOV) | parameters | train s "
@@ -137,6 +138,7 @@ def main() -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": {}}
     results["date"] = time.strftime("%Y-%m-%d")
+    results["arguments"] = " ".join(sys.argv[1:])
     results["machine"] = (
         f"{platform.machine()} with {os.cpu_count()} CPU cores, Python {platform.python_version()}"
     )
