@@ -86,7 +86,7 @@ def write_report(results: dict) -> None:
     lines = [
         "# Language-model benchmark",
         "",
-        f"Command: `python -m bench.lm {results.get('arguments', '')}`".replace(" `", "`")
+        f"Command: `{('python -m bench.lm ' + results.get('arguments', '')).strip()}`"
         + f" (all configs: `make bench-lm`), {results['date']}, {results['machine']}. "
         "Single seeded runs; speeds are medians of 3.",
         "",
