@@ -122,6 +122,11 @@ _SPECS = [
 REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in _SPECS}
 
 
+def vector_names() -> list[str]:
+    """The registry names of word-vector datasets (glove-6b-50d, ...)."""
+    return [name for name, spec in REGISTRY.items() if spec.kind == "vectors"]
+
+
 def get_spec(name: str) -> DatasetSpec:
     """The spec registered under ``name``; DataError listing the known names otherwise."""
     try:

@@ -25,7 +25,7 @@ from gensim.models import KeyedVectors
 from data.atomic import write_json, write_with
 from data.errors import DataError
 from data.locate import cache_dir, fetch, package_path
-from data.registry import REGISTRY, get_spec
+from data.registry import REGISTRY, get_spec, vector_names
 from data.vectors import read_vector_file, write_vector_file
 
 VECTORS_FILE = "vectors.npy"
@@ -107,9 +107,8 @@ def load_vectors(source: str | Path, progress: bool = True) -> KeyedVectors:
         raise DataError(f"{path}: a directory without {VECTORS_FILE} + {WORDS_FILE}")
     if path.is_file():
         return _load_file(path)
-    vector_names = [name for name, spec in REGISTRY.items() if spec.kind == "vectors"]
     raise DataError(
-        f"vectors {text!r}: no such file or directory, and not a registry name ({', '.join(vector_names)})"
+        f"vectors {text!r}: no such file or directory, and not a registry name ({', '.join(vector_names())})"
     )
 
 

@@ -262,14 +262,10 @@ def generate(run_path, prompt, length, temperature, top_k, top_p, greedy, seed, 
     """
     if prompt == "-":
         prompt = sys.stdin.read().rstrip("\n")
-    if length < 1:
-        raise PipelineError(f"--length must be at least 1, got {length}")
-    if temperature <= 0:
-        raise PipelineError(
-            f"--temperature must be above 0 (use --greedy for the likeliest token), got {temperature}"
-        )
     from pipeline.api import load_run  # noqa: PLC0415
+    from pipeline.language_model.inference import check_generation_options  # noqa: PLC0415
 
+    check_generation_options(length, temperature)
     model = load_run(run_path, task="language_model")
     click.echo(
         model.generate(

@@ -17,7 +17,7 @@ import numpy as np
 
 from data.atomic import write_with
 from data.errors import DataError
-from data.registry import REGISTRY
+from data.registry import vector_names
 from features.embedding_matrix import embedding_matrix
 from features.embeddings import load_vectors, save_vectors
 from features.vocabulary import Vocabulary
@@ -31,12 +31,11 @@ def check_source(source: str) -> None:
     """Refuse a features.embeddings value that names nothing, before any work is done."""
     if source in ("random", "word2vec") or Path(source).expanduser().exists():
         return
-    if source in REGISTRY and REGISTRY[source].kind == "vectors":
+    if source in vector_names():
         return
-    vector_names = [name for name, spec in REGISTRY.items() if spec.kind == "vectors"]
     raise PipelineError(
         f"features.embeddings '{source}': no such file or directory; use random, word2vec, "
-        f"{', '.join(vector_names)} or a path to a GloVe/word2vec file"
+        f"{', '.join(vector_names())} or a path to a GloVe/word2vec file"
     )
 
 

@@ -7,6 +7,7 @@ vectors.npy + words.json (with word counts), and metrics.json from `evaluate_run
 
 from __future__ import annotations
 
+import json
 import time
 
 from data.atomic import write_json
@@ -61,11 +62,9 @@ def train_run(run: RunDir, force: bool = False, progress: bool = True) -> None:
 def evaluate_run(run: RunDir, restrict_vocab: int = 30_000, force: bool = False) -> dict:
     """Analogy and similarity figures of the run's vectors -> metrics.json (skipped when up to date)."""
     run.require("train")
-    key = run.stage_key((), ("train",)) + f"-{restrict_vocab}"
+    key = run.stage_key((), ("train",), extra={"restrict_vocab": restrict_vocab})
     if run.is_current("evaluate", key) and not force:
         print(f"evaluate: up to date in {run.path}")
-        import json
-
         return json.loads((run.path / "metrics.json").read_text(encoding="utf-8"))
     started = time.time()
     metrics = {"split": "intrinsic (questions-words, WordSim-353, SimLex-999)"}

@@ -18,6 +18,16 @@ _NO_SPACE_BEFORE = re.compile(r" ([.,!?;:%)\]}'’]|n't\b|'s\b|'re\b|'ve\b|'ll\b
 _NO_SPACE_AFTER = re.compile(r"([(\[{$]) ")
 
 
+def check_generation_options(length: int, temperature: float) -> None:
+    """Refuse a length below 1 and a temperature of 0 or below (greedy is the way to ask for argmax)."""
+    if not isinstance(length, int) or length < 1:
+        raise PipelineError(f"--length must be at least 1, got {length}")
+    if temperature <= 0:
+        raise PipelineError(
+            f"--temperature must be above 0 (use --greedy for the most likely token), got {temperature}"
+        )
+
+
 class LanguageModel:
     """Loads vocab.json and model.keras (safe_mode) of a finished language-model run."""
 
@@ -70,12 +80,7 @@ class LanguageModel:
         stop_at_end: bool = False,
     ) -> str:
         """The prompt followed by `length` generated tokens (words or characters)."""
-        if not isinstance(length, int) or length < 1:
-            raise PipelineError(f"--length must be at least 1, got {length}")
-        if temperature <= 0:
-            raise PipelineError(
-                f"--temperature must be above 0 (use --greedy for the most likely token), got {temperature}"
-            )
+        check_generation_options(length, temperature)
         ids = self.encode_prompt(prompt)
         if use_cache and self._stepper is None:
             self._stepper = make_stepper(self.model)
