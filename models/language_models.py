@@ -132,6 +132,7 @@ def build_language_model(model_cfg: dict, vocabulary_size: int, sequence_length:
         if tie_embeddings and units != embed_dim:
             x = keras.layers.Dense(embed_dim, name="projection")(x)
 
+    x = keras.layers.Identity(name="output_features")(x)  # what the output layer reads (sampled softmax)
     if tie_embeddings:
         x = embedding(x, reverse=True)
         logits = keras.layers.Activation("linear", dtype="float32", name="logits")(x)

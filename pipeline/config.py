@@ -87,6 +87,7 @@ DEFAULTS: dict[str, Any] = {
         "mixed_precision": False,
         "strategy": "default",  # default | mirrored | multi-worker
         "bucket_by_length": True,  # sequence: batches of similar length (less padding, faster RNNs)
+        "sampled_softmax": 0,  # language model: negatives per batch for a sampled softmax (0 = full softmax)
         "verbose": 1,
     },
     "eval": {
@@ -147,6 +148,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "train.learning_rate": (0.0, float("inf"), False),
     "train.patience": (0, 100_000, True),
     "train.max_seconds": (0.0, float("inf"), True),
+    "train.sampled_softmax": (0, 10_000_000, True),
     "eval.threshold": (0.0, 1.0, False),
     "eval.n_misclassified": (0, 10_000, True),
     "eval.n_top_ngrams": (0, 10_000, True),

@@ -15,7 +15,7 @@ from pipeline import load_run
 from pipeline.language_model.evaluate import token_log_probs
 from pipeline.language_model.train import compile_language_model, windows_for
 from pipeline.rundir import RunDir
-from tests.conftest import assert_one_line_error, invoke
+from tests.conftest import assert_one_line_error, invoke, write_config
 
 LINES = ["the cat sat on the mat.", "a dog ran in the park!", "my hat is on the cat?", "we sat in the sun."]
 
@@ -184,3 +184,49 @@ def test_a_sentiment_run_is_not_a_language_model(tfidf_run: Path) -> None:
         "task 'sentiment'",
         "not 'language_model'",
     )
+
+
+def test_sampled_softmax_training_saves_the_plain_model(tmp_path: Path) -> None:
+    corpus = tmp_path / "documents.csv"
+    rng = np.random.default_rng(5)
+    documents = [" ".join(LINES[i] for i in rng.integers(0, len(LINES), 4)) for _ in range(200)]
+    pd.DataFrame({"text": documents}).to_csv(corpus, index=False)
+    config = _write_lm_config(tmp_path / "s.toml", corpus, "word", "lstm", tie="true", epochs="10")
+    run_dir = tmp_path / "sampled"
+    result = invoke("run", "--config", config, "--name", run_dir, "--set", "train.sampled_softmax=5")
+    assert result.exit_code == 0, result
+    model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    assert model.name == "lstm_language_model"
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["perplexity"] < 0.5 * metrics["unigram_perplexity"]
+    # val_loss is the exact cross-entropy, not the sampled estimate: the best epoch's is the full-softmax
+    # loss of the saved model on the validation windows.
+    history = pd.read_csv(run_dir / "history.csv")
+    run = RunDir.open_existing(run_dir)
+    inputs, targets, _ = windows_for(run, "valid")
+    assert len(inputs) <= run.config["eval"]["batch_size"]  # one validation batch, as below
+    compile_language_model(model, run.config["train"], 1)
+    exact = model.evaluate(inputs, targets, batch_size=len(inputs), verbose=0)
+    assert history["val_loss"].min() == pytest.approx(exact, rel=1e-4)
+    assert RunDir.open_existing(run_dir).config["train"]["sampled_softmax"] == 5
+    too_many = invoke(
+        "train", "--config", config, "--name", run_dir, "--set", "train.sampled_softmax=500", "--force"
+    )
+    assert_one_line_error(too_many, "train.sampled_softmax", "below the vocabulary size")
+
+
+def test_full_softmax_runs_keep_their_train_key_without_the_sampled_softmax_key(word_run: Path) -> None:
+    from pipeline.language_model.train import INCLUDED_KEYS, TABLES, train_stage_key  # noqa: PLC0415
+
+    run = RunDir.open_existing(word_run)
+    assert run.config["train"]["sampled_softmax"] == 0
+    key = train_stage_key(run)
+    assert run.is_current("train", key)
+    del run.config["train"]["sampled_softmax"]  # a config from before the key existed
+    assert key == run.stage_key(TABLES, ("featurize",), include=INCLUDED_KEYS)
+
+
+def test_sampled_softmax_is_refused_for_sentiment(tmp_path: Path, reviews_csv: Path) -> None:
+    config = write_config(tmp_path / "s.toml", reviews_csv, train={"sampled_softmax": 10})
+    result = invoke("run", "--config", config, "--name", tmp_path / "s")
+    assert_one_line_error(result, "train.sampled_softmax applies to language models only")

@@ -2,7 +2,9 @@
 
 Training windows are `features.sequence_length` tokens long and do not overlap (their order is shuffled each
 epoch, seeded); the loss is the next-token cross-entropy with `<pad>` targets ignored, so `val_loss` is the
-mean cross-entropy (nats per token) over the validation stream cut the same way. Resumable like every train.
+mean cross-entropy (nats per token) over the validation stream cut the same way. With `train.sampled_softmax`
+= K > 0 the training loss is a sampled softmax over K negatives per batch (`models.sampled_softmax`; its `loss`
+column is that estimate), while `val_loss` stays the exact cross-entropy. Resumable like every train.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 
 from features.lm_windows import make_windows
 from models.language_models import build_language_model
+from models.sampled_softmax import SampledSoftmaxTrainer
 from pipeline.errors import PipelineError
 from pipeline.language_model.featurize import feature_info, load_stream
 from pipeline.optimizers import make_optimizer
@@ -58,11 +61,36 @@ def compile_language_model(model: keras.Model, train_cfg: dict, steps_per_epoch:
     model.compile(optimizer=make_optimizer(train_cfg, steps_per_epoch), loss=loss)
 
 
+def train_stage_key(run: RunDir) -> str:
+    """The stage key; `train.sampled_softmax` enters it only when set, so full-softmax runs made before
+    the key existed stay current."""
+    sampled = run.config["train"]["sampled_softmax"]
+    return run.stage_key(
+        TABLES,
+        ("featurize",),
+        exclude=("train.sampled_softmax",),
+        include=INCLUDED_KEYS,
+        extra={"sampled_softmax": sampled} if sampled else None,
+    )
+
+
+def sampled_softmax_trainer(
+    model: keras.Model, num_sampled: int, train_targets: np.ndarray, seed: int
+) -> SampledSoftmaxTrainer:
+    """`model` wrapped for training with a sampled softmax whose proposal follows the training counts."""
+    try:
+        trainer = SampledSoftmaxTrainer(model, int(num_sampled), seed=seed)
+    except ValueError as error:
+        raise PipelineError(f"train.sampled_softmax: {error}") from None
+    trainer.set_proposal(np.bincount(train_targets.ravel(), minlength=trainer.vocabulary_size))
+    return trainer
+
+
 def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> None:
     """Fit the language model with early stopping on the validation loss; save model.keras."""
     run.require("featurize")
     cfg, train_cfg = run.config, run.config["train"]
-    key = run.stage_key(TABLES, ("featurize",), include=INCLUDED_KEYS)
+    key = train_stage_key(run)
     if run.is_current("train", key) and not force:
         print(f"train: up to date in {run.path}")
         return
@@ -83,6 +111,8 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
         )
     except ValueError as error:
         raise PipelineError(f"model: {error}") from None
+    if train_cfg["sampled_softmax"]:
+        model = sampled_softmax_trainer(model, train_cfg["sampled_softmax"], train_targets, cfg["seed"])
     compile_language_model(model, train_cfg, len(train_data))
     state = fit_configured(
         model,
@@ -95,6 +125,8 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
         callbacks=callbacks,
         monitor="val_loss",
     )
+    if isinstance(state["model"], SampledSoftmaxTrainer):
+        state["model"] = state["model"].language_model
     model = save_trained_model(run.path, state)
     tokens = int((train_targets > 0).sum()) * state["epoch"]
     run.finish_stage(

@@ -21,6 +21,7 @@ from pipeline.training import fit_configured, save_trained_model, set_seed
 
 TABLES = ("model", "train")
 INCLUDED_KEYS = ("features.trainable_embeddings",)
+EXCLUDED_KEYS = ("train.sampled_softmax",)  # language models only (refused here when set)
 
 
 def make_batches(x, y, batch_size: int, *, training: bool, bucket: bool, seed: int, rows_multiple: int = 1):
@@ -81,7 +82,9 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
     """Build the model from [model], fit it on train with early stopping on valid, save model.keras."""
     run.require("featurize")
     cfg, train_cfg = run.config, run.config["train"]
-    key = run.stage_key(TABLES, ("featurize",), include=INCLUDED_KEYS)
+    if train_cfg["sampled_softmax"]:
+        raise PipelineError("train.sampled_softmax applies to language models only; set it to 0")
+    key = run.stage_key(TABLES, ("featurize",), exclude=EXCLUDED_KEYS, include=INCLUDED_KEYS)
     if run.is_current("train", key) and not force:
         print(f"train: up to date in {run.path}")
         return
