@@ -91,8 +91,9 @@ def write_report(results: dict) -> None:
         "Single seeded runs; speeds are medians of 3.",
         "",
         "| config | split | model | baselines: Kneser-Ney / unigram | vocabulary (OOV) | parameters | train s "
-        "| train tokens/s | epochs (best) | generation tokens/s cached / uncached (x) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| train tokens/s | epochs (best) | generation tokens/s cached / uncached (x) "
+        "| model + Kneser-Ney interpolated (model weight) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in results["runs"].items():
         m, t, g = row["metrics"], row["train"], row.get("generation", {})
@@ -114,7 +115,7 @@ def write_report(results: dict) -> None:
         lines.append(
             f"| {name} | {m['split']} | {model} | {baselines} | {m['vocabulary_size']:,} ({m['oov_rate']:.2%}) | "
             f"{t['parameters']:,} | {t['train_seconds']:.0f} | {t['train_tokens_per_second']:.0f} | "
-            f"{t['epochs_run']} ({t['best_epoch']}) | {speed} |"
+            f"{t['epochs_run']} ({t['best_epoch']}) | {speed} | {_interpolated(m)} |"
         )
     lines += ["", "Samples (200 tokens, temperature 0.8, top-k 40, seed 1):", ""]
     for name, row in results["runs"].items():
@@ -122,6 +123,17 @@ def write_report(results: dict) -> None:
             lines += [f"**{name}**", "", "```", row["generation"]["sample"], "```", ""]
     REPORT.write_text("\n".join(lines))
     print(f"wrote {REPORT}")
+
+
+def _interpolated(metrics: dict) -> str:
+    mixed = metrics.get("interpolated")
+    if not mixed:
+        return "-"
+    if metrics["tokenizer"] == "char":
+        value = f"{_bits(mixed['perplexity']):.3f} bits/char"
+    else:
+        value = f"perplexity {mixed['perplexity']:.1f} ({mixed['perplexity'] / metrics['ngram_perplexity']:.2f}x KN)"
+    return f"{value} ({mixed['model_weight']:.2f})"
 
 
 def _bits(perplexity: float) -> float:

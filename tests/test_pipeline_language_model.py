@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from pipeline import load_run
-from pipeline.language_model.evaluate import token_log_probs
+from pipeline.language_model.evaluate import interpolation_weight, token_log_probs
 from pipeline.language_model.train import compile_language_model, windows_for
 from pipeline.rundir import RunDir
 from tests.conftest import assert_one_line_error, invoke, write_config
@@ -96,6 +96,10 @@ def test_metrics_score_every_token_and_beat_the_unigram(request: pytest.FixtureR
     assert metrics["ngram_order"] == (5 if fixture == "char_run" else 3)
     if fixture == "char_run":
         assert metrics["bits_per_char"] == pytest.approx(metrics["cross_entropy"] / np.log(2))
+    # The interpolation weight is picked on valid, where it can only help; test reuses it.
+    valid = metrics["valid"]
+    assert valid["interpolated"]["perplexity"] <= min(valid["perplexity"], valid["ngram_perplexity"]) + 1e-9
+    assert metrics["interpolated"]["model_weight"] == valid["interpolated"]["model_weight"]
     for name in ("model.keras", "history.csv", "curves.png", "features/vocab.json", "features/train.npy"):
         assert (run_dir / name).exists(), name
 
@@ -230,3 +234,33 @@ def test_sampled_softmax_is_refused_for_sentiment(tmp_path: Path, reviews_csv: P
     config = write_config(tmp_path / "s.toml", reviews_csv, train={"sampled_softmax": 10})
     result = invoke("run", "--config", config, "--name", tmp_path / "s")
     assert_one_line_error(result, "train.sampled_softmax applies to language models only")
+
+
+def test_interpolation_weight_finds_the_mixture_that_helps_both() -> None:
+    # The model is right where the n-gram is wrong and the reverse: the even mixture gives 0.5 everywhere.
+    model = np.log(np.array([0.9, 0.1] * 50))
+    ngram = np.log(np.array([0.1, 0.9] * 50))
+    assert interpolation_weight(model, ngram) == pytest.approx(0.5)
+    assert interpolation_weight(model, model - 1.0) == 1.0  # a uniformly worse n-gram gets no weight
+    assert interpolation_weight(ngram - 1.0, ngram) == 0.0
+
+
+@pytest.mark.parametrize("unit", ["characters", "documents"])
+def test_data_limit_shortens_only_the_training_split(tmp_path: Path, unit: str) -> None:
+    if unit == "characters":
+        corpus = tmp_path / "play.txt"
+        corpus.write_text("\n".join(LINES * 40), encoding="utf-8")
+        config = _write_lm_config(tmp_path / "c.toml", corpus, "char", "gru", epochs="1")
+    else:
+        corpus = tmp_path / "documents.csv"
+        pd.DataFrame({"text": LINES * 30}).to_csv(corpus, index=False)
+        config = _write_lm_config(tmp_path / "c.toml", corpus, "word", "gru", epochs="1")
+    sizes = {}
+    for limit in (0, 50):
+        result = invoke(
+            "prepare", "--config", config, "--name", tmp_path / f"r{limit}", "--set", f"data.limit={limit}"
+        )
+        assert result.exit_code == 0, result
+        sizes[limit] = RunDir.open_existing(tmp_path / f"r{limit}").manifest["data"]["split_sizes"]
+    assert sizes[50]["train"] == 50 < sizes[0]["train"]
+    assert sizes[50]["valid"] == sizes[0]["valid"] and sizes[50]["test"] == sizes[0]["test"]

@@ -4,7 +4,9 @@ Every token of the evaluated stream is scored exactly once (features.lm_windows 
 window by default, so each scored token has at least half a window of context). Baselines on the same split,
 fitted on the training stream: add-one unigram and interpolated Kneser-Ney (order `eval.ngram_order`; 3 for
 words, 5 for characters). The reported split is `test`, or `valid` when the corpus has no test split (tiny
-Shakespeare); metrics.json says which and nests the other under `valid`.
+Shakespeare); metrics.json says which and nests the other under `valid`. `interpolated` adds the classic
+combination of the two (Mikolov et al., 2011): `w * P_model + (1 - w) * P_Kneser-Ney` per token, with `w`
+picked on valid (a grid of 0.05 steps) and applied unchanged to test.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pipeline.language_model.prepare import split_names
 from pipeline.rundir import RunDir
 
 TABLES = ("eval",)
+METRICS_VERSION = 2  # 2: with the model + Kneser-Ney interpolation; older metrics.json files are redone
 
 
 def token_log_probs(
@@ -47,6 +50,22 @@ def token_log_probs(
     return scored
 
 
+def interpolation_weight(model_log_probs: np.ndarray, ngram_log_probs: np.ndarray) -> float:
+    """The weight `w` in 0, 0.05, ..., 1 of `w * P_model + (1 - w) * P_ngram` with the lowest cross-entropy."""
+    weights = np.linspace(0.0, 1.0, 21)
+    losses = [-np.mean(_mix(model_log_probs, ngram_log_probs, w)) for w in weights]
+    return float(weights[int(np.argmin(losses))])
+
+
+def _mix(model_log_probs: np.ndarray, ngram_log_probs: np.ndarray, weight: float) -> np.ndarray:
+    """log(weight * exp(a) + (1 - weight) * exp(b)), stable and exact at weight 0 or 1."""
+    if weight >= 1.0:
+        return model_log_probs
+    if weight <= 0.0:
+        return ngram_log_probs
+    return np.logaddexp(model_log_probs + math.log(weight), ngram_log_probs + math.log1p(-weight))
+
+
 def _figures(log_probs: np.ndarray, char_level: bool) -> dict:
     cross_entropy = float(-log_probs.mean())
     figures = {
@@ -63,7 +82,7 @@ def _figures(log_probs: np.ndarray, char_level: bool) -> dict:
 def evaluate(run: RunDir, force: bool = False) -> dict:
     """Score valid (and test) with the model and the n-gram baselines -> metrics.json."""
     run.require("train")
-    key = run.stage_key(TABLES, ("featurize", "train"))
+    key = run.stage_key(TABLES, ("featurize", "train"), extra={"metrics": METRICS_VERSION})
     if run.is_current("evaluate", key) and not force:
         print(f"evaluate: up to date in {run.path}")
         return json.loads((run.path / "metrics.json").read_text(encoding="utf-8"))
@@ -81,14 +100,23 @@ def evaluate(run: RunDir, force: bool = False) -> dict:
     kneser_ney = KneserNeyLM(order).fit(train_stream, vocabulary_size)
     unigram = UnigramLM().fit(train_stream, vocabulary_size)
     results = {}
-    for split in [s for s in split_names(run) if s != "train"]:
+    weight = None
+    for split in [s for s in split_names(run) if s != "train"]:  # valid first: it picks the weight
         stream = load_stream(run, split)
         scoring_started = time.time()
-        figures = _figures(
-            token_log_probs(model, stream, length, stride, cfg["eval"]["batch_size"]), char_level
-        )
+        model_log_probs = token_log_probs(model, stream, length, stride, cfg["eval"]["batch_size"])
+        figures = _figures(model_log_probs, char_level)
         figures["tokens_per_second"] = round(len(stream) / max(time.time() - scoring_started, 1e-9), 1)
-        figures["ngram_perplexity"] = perplexity(kneser_ney, stream)["perplexity"]
+        ngram_log_probs = kneser_ney.log_probs(stream)
+        figures["ngram_perplexity"] = math.exp(-float(np.mean(ngram_log_probs)))
+        if weight is None:
+            weight = interpolation_weight(model_log_probs, ngram_log_probs)
+        mixed = -float(np.mean(_mix(model_log_probs, ngram_log_probs, weight)))
+        figures["interpolated"] = {
+            "model_weight": weight,
+            "perplexity": math.exp(mixed),
+            "cross_entropy": mixed,
+        }
         figures["unigram_perplexity"] = perplexity(unigram, stream)["perplexity"]
         figures["oov_rate"] = info["oov_rate"][split]
         results[split] = figures
@@ -109,6 +137,8 @@ def evaluate(run: RunDir, force: bool = False) -> dict:
     print(
         f"evaluate: {reported} {unit} {value:.4f} ({metrics['cross_entropy']:.4f} nats/token); "
         f"Kneser-Ney {order}-gram perplexity {metrics['ngram_perplexity']:.2f} vs model {metrics['perplexity']:.2f}, "
-        f"unigram {metrics['unigram_perplexity']:.2f} -> {run.path / 'metrics.json'}"
+        f"unigram {metrics['unigram_perplexity']:.2f}; interpolated (model weight "
+        f"{metrics['interpolated']['model_weight']:.2f}) {metrics['interpolated']['perplexity']:.2f} "
+        f"-> {run.path / 'metrics.json'}"
     )
     return metrics

@@ -6,6 +6,8 @@
   `valid`). Each split is one row.
 - A corpus of documents (`imdb-unsup`, or a CSV/TSV/Parquet/JSONL file's `data.text_col`) is split by
   document, seeded: e.g. 90/5/5 for the IMDB reviews. Missing or empty texts are skipped and counted.
+- `data.limit` (0 = all) keeps only the first that many training documents, or training characters of a
+  continuous text, for quick experiments; valid and test stay whole, so their figures stay comparable.
 """
 
 from __future__ import annotations
@@ -107,6 +109,13 @@ def prepare(run: RunDir, force: bool = False) -> None:
             )
         parts = _split_documents(documents, data["valid_fraction"], data["test_fraction"], cfg["seed"])
         unit = "documents"
+    if data["limit"]:
+        train = parts["train"]
+        parts["train"] = (
+            pd.Series([train.iloc[0][: data["limit"]]])
+            if unit == "characters"
+            else train.iloc[: data["limit"]]
+        )
     out_dir = run.path / "prepare"
     out_dir.mkdir(exist_ok=True)
     outputs, sizes = [], {}
