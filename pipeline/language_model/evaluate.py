@@ -38,11 +38,14 @@ def token_log_probs(
     scored = np.zeros(len(stream), dtype=np.float64)
     position = 0
     for start in tqdm(range(0, len(inputs), batch_size), desc="scoring", unit="batch", mininterval=1.0):
-        logits = keras.ops.convert_to_numpy(model(inputs[start : start + batch_size], training=False))
-        logits = logits.astype(np.float64)
-        log_norm = np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1)) + logits.max(-1)
-        picked = np.take_along_axis(logits, targets[start : start + batch_size, :, None], axis=-1)[..., 0]
-        values = (picked - log_norm)[weights[start : start + batch_size] > 0]
+        # The compiled predict step, then a float32 log-softmax on the backend (multi-threaded).
+        logits = model.predict_on_batch(inputs[start : start + batch_size])
+        log_probs = keras.ops.log_softmax(keras.ops.cast(logits, "float32"), axis=-1)
+        picked = keras.ops.take_along_axis(
+            log_probs, keras.ops.expand_dims(targets[start : start + batch_size], -1), axis=-1
+        )
+        picked = keras.ops.convert_to_numpy(picked)[..., 0].astype(np.float64)
+        values = picked[weights[start : start + batch_size] > 0]
         scored[position : position + len(values)] = values
         position += len(values)
     if position != len(stream):
