@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
         "test_fraction": 0.1,  # only used when the data has no test split of its own (0 = no test split)
         "max_chars": 200_000,  # longer texts are refused with their row number
         "limit": 0,  # keep at most this many training rows (0 = all); for quick experiments
+        "source_col": "source",  # translation: the columns of a CSV/Parquet/JSONL file of pairs
+        "target_col": "target",
+        "reverse": False,  # translation: swap the sides of the pairs (e.g. Spanish -> English)
     },
     "features": {
         "kind": "sequence",  # sequence | tfidf | bow | onehot | nbsvm

@@ -8,7 +8,11 @@ from importlib import import_module
 from pipeline.errors import PipelineError
 
 STAGES = ("prepare", "featurize", "train", "evaluate")
-_MODULES = {"sentiment": "pipeline.sentiment", "language_model": "pipeline.language_model"}
+_MODULES = {
+    "sentiment": "pipeline.sentiment",
+    "language_model": "pipeline.language_model",
+    "translation": "pipeline.translation",
+}
 
 
 def stage_function(task: str, stage: str) -> Callable:
@@ -19,7 +23,12 @@ def stage_function(task: str, stage: str) -> Callable:
         )
     if task not in _MODULES:
         raise PipelineError(f"task '{task}' is not implemented yet; implemented: {', '.join(_MODULES)}")
-    module = import_module(f"{_MODULES[task]}.{stage}")
+    try:
+        module = import_module(f"{_MODULES[task]}.{stage}")
+    except ModuleNotFoundError as error:
+        if error.name != f"{_MODULES[task]}.{stage}":
+            raise
+        raise PipelineError(f"task '{task}': stage '{stage}' is not implemented yet") from None
     return getattr(module, stage)
 
 

@@ -191,7 +191,9 @@ def test_out_of_range_setting_is_a_one_line_error(tmp_path: Path, setting: str, 
     assert_one_line_error(result, setting.split("=")[0])
 
 
-def test_task_not_implemented(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "c.toml", tmp_path / "reviews.csv")
+def test_stage_not_implemented(tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("".join(f"sentence {i}.\tfrase {i}.\n" for i in range(20)), encoding="utf-8")
+    config = write_config(tmp_path / "c.toml", pairs)
     result = invoke("run", "--config", config, "--name", tmp_path / "run", "--set", 'task="translation"')
-    assert_one_line_error(result, "task 'translation' is not implemented yet; implemented: sentiment")
+    assert_one_line_error(result, "task 'translation': stage 'featurize' is not implemented yet")

@@ -1,0 +1,1 @@
+"""The translation task's stages (prepare so far)."""
