@@ -196,4 +196,4 @@ def test_stage_not_implemented(tmp_path: Path) -> None:
     pairs.write_text("".join(f"sentence {i}.\tfrase {i}.\n" for i in range(20)), encoding="utf-8")
     config = write_config(tmp_path / "c.toml", pairs)
     result = invoke("run", "--config", config, "--name", tmp_path / "run", "--set", 'task="translation"')
-    assert_one_line_error(result, "task 'translation': stage 'featurize' is not implemented yet")
+    assert_one_line_error(result, "task 'translation': stage 'train' is not implemented yet")

@@ -6,6 +6,7 @@ import gzip
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -139,3 +140,34 @@ def test_spa_eng_mirror_splits_80_10_10_by_english(tmp_path: Path, monkeypatch: 
     for split, fraction in (("train", 0.8), ("valid", 0.1), ("test", 0.1)):
         assert len(splits[split]) / 116_964 == pytest.approx(fraction, abs=0.005)
     assert "¿" in "".join(splits["test"]["target"].head(200))
+
+
+def test_featurize_writes_teacher_forcing_arrays_that_decode_to_the_targets(tmp_path: Path) -> None:
+    from features.translation_text import detokenize  # noqa: PLC0415
+    from features.vocabulary import END_ID, START_ID, Vocabulary  # noqa: PLC0415
+    from pipeline.translation.featurize import feature_info, load_arrays  # noqa: PLC0415
+
+    data = tmp_path / "pairs.tsv"
+    pairs = _pairs(40) + [("a " * 30 + "long one.", "una larga.")]
+    data.write_text("".join(f"{en}\t{es}\n" for en, es in pairs), encoding="utf-8")
+    config = _config(tmp_path / "t.toml", data, "[features]", "sequence_length = 16", "min_count = 1")
+    for stage in ("prepare", "featurize"):
+        result = invoke(stage, "--config", config, "--name", tmp_path / "run")
+        assert result.exit_code == 0, result
+    run = RunDir.open_existing(tmp_path / "run")
+    info = feature_info(run)
+    train = load_arrays(run, "train")
+    assert train["source"].shape == train["target_in"].shape == (info["pairs"]["train"], 16)
+    assert (train["target_in"][:, 0] == START_ID).all()
+    # Teacher forcing: the decoder reads the target shifted right by one (<start> first).
+    tokens = (train["target_out"][:, :-1] > 0) & (train["target_out"][:, :-1] != END_ID)
+    np.testing.assert_array_equal(train["target_in"][:, 1:][tokens], train["target_out"][:, :-1][tokens])
+    target_vocab = Vocabulary.load(tmp_path / "run" / "features" / "target_vocab.json")
+    frame = pd.read_parquet(tmp_path / "run" / "prepare" / "train.parquet")
+    kept = frame[frame["source"].str.len() < 60]  # the long pair is left out of training
+    assert info["dropped_long_train_pairs"] == len(frame) - len(kept)
+    for row, target in zip(train["target_out"], kept["target"], strict=True):
+        ids = list(row[: list(row).index(END_ID)])
+        assert detokenize(target_vocab.decode(ids)) == target
+    source_vocab = Vocabulary.load(tmp_path / "run" / "features" / "source_vocab.json")
+    assert "we" in source_vocab and "We" not in source_vocab  # the source is lower-cased
