@@ -195,5 +195,12 @@ def test_stage_not_implemented(tmp_path: Path) -> None:
     pairs = tmp_path / "pairs.tsv"
     pairs.write_text("".join(f"sentence {i}.\tfrase {i}.\n" for i in range(20)), encoding="utf-8")
     config = write_config(tmp_path / "c.toml", pairs)
-    result = invoke("run", "--config", config, "--name", tmp_path / "run", "--set", 'task="translation"')
+    for stage in ("prepare", "featurize"):
+        assert (
+            invoke(
+                stage, "--config", config, "--name", tmp_path / "run", "--set", 'task="translation"'
+            ).exit_code
+            == 0
+        )
+    result = invoke("train", "--config", config, "--name", tmp_path / "run", "--set", 'task="translation"')
     assert_one_line_error(result, "task 'translation': stage 'train' is not implemented yet")
