@@ -150,3 +150,70 @@ def _to_backend_sparse(batch: sp.csr_matrix):
 
         return jsparse.BCOO((coo.data.astype(np.float32), indices.astype(np.int32)), shape=coo.shape)
     return batch.toarray()
+
+
+class PairBatches(keras.utils.PyDataset):
+    """Batches of `([source, target_in], target_out)` for a translator, teacher forcing. With `shuffle`, each
+    epoch shuffles, groups pairs of similar source length (windows of 50 batches) and shuffles the batches;
+    with `trim`, each side is cut to its batch's longest sequence rounded up to `length_multiple`."""
+
+    def __init__(
+        self,
+        arrays: dict[str, np.ndarray],
+        batch_size: int = 64,
+        shuffle: bool = False,
+        trim: bool = True,
+        seed: int = 0,
+        length_multiple: int = 8,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.source, self.target_in, self.target_out = (
+            arrays["source"],
+            arrays["target_in"],
+            arrays["target_out"],
+        )
+        self.batch_size, self.shuffle, self.trim, self.length_multiple = (
+            batch_size,
+            shuffle,
+            trim,
+            length_multiple,
+        )
+        self.source_lengths = (self.source != 0).sum(axis=1)
+        self.target_lengths = (self.target_out != 0).sum(axis=1)
+        self.rng = np.random.default_rng(seed)
+        self.order = self._make_order()
+
+    def _make_order(self) -> list[np.ndarray]:
+        index = np.arange(len(self.source))
+        if not self.shuffle:
+            return _split_rows(index, self.batch_size, 1)
+        index = self.rng.permutation(index)
+        window = self.batch_size * 50
+        index = np.concatenate(
+            [
+                chunk[np.argsort(self.source_lengths[chunk], kind="stable")]
+                for chunk in np.array_split(index, max(1, math.ceil(len(index) / window)))
+            ]
+        )
+        batches = _split_rows(index, self.batch_size, 1)
+        return [batches[i] for i in self.rng.permutation(len(batches))]
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def _width(self, lengths: np.ndarray) -> int:
+        return math.ceil(max(1, int(lengths.max())) / self.length_multiple) * self.length_multiple
+
+    def __getitem__(self, i: int):
+        rows = self.order[i]
+        source, target_in, target_out = self.source[rows], self.target_in[rows], self.target_out[rows]
+        if self.trim:
+            source = source[:, : self._width(self.source_lengths[rows])]
+            width = self._width(self.target_lengths[rows])
+            target_in, target_out = target_in[:, :width], target_out[:, :width]
+        return (source, target_in), target_out
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self.order = self._make_order()

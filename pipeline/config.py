@@ -74,6 +74,8 @@ DEFAULTS: dict[str, Any] = {
         "pooling": "mean",  # transformer: mean or max over the tokens
         "rnn_pooling": "last",  # recurrent: the final state (last), or mean / max / max_mean over all states
         "tie_embeddings": False,  # language model: the output layer reuses the token table
+        "attention": "additive",  # translation (recurrent): none | additive (Bahdanau) | dot | general (Luong)
+        "attention_units": 0,  # translation, additive attention: hidden size of f_att (0 = decoder units)
         "head_units": 0,
         "hidden_units": 0,
         "l2": 0.0,
@@ -112,6 +114,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.kind": ("dense", "simplernn", "lstm", "gru", "transformer"),
     "model.pooling": ("mean", "max"),
     "model.rnn_pooling": ("last", "mean", "max", "max_mean"),
+    "model.attention": ("none", "additive", "dot", "general"),
     "train.optimizer": ("adam", "adamw", "sgd", "rmsprop"),
     "train.lr_schedule": ("constant", "cosine", "linear"),
     "train.strategy": ("default", "mirrored", "multi-worker"),
@@ -145,6 +148,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "model.ff_dim": (1, 1_000_000, True),
     "model.head_units": (0, 1_000_000, True),
     "model.hidden_units": (0, 1_000_000, True),
+    "model.attention_units": (0, 1_000_000, True),
     "model.l2": (0.0, float("inf"), True),
     "train.epochs": (1, 100_000, True),
     "train.batch_size": (1, 1_000_000, True),
