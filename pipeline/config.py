@@ -102,6 +102,9 @@ DEFAULTS: dict[str, Any] = {
         "batch_size": 256,
         "stride": 0,  # language model: evaluation windows overlap by this stride (0 = half a window)
         "ngram_order": 0,  # language model: Kneser-Ney baseline order (0 = 3 for words, 5 for characters)
+        "beam": 1,  # translation: beam width of the evaluation (1 = greedy)
+        "length_penalty": 0.6,  # translation, beam search: GNMT alpha (0 = raw log-probabilities)
+        "n_samples": 20,  # translation: sample translations in report.md
     },
 }
 
@@ -162,6 +165,9 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "eval.batch_size": (1, 1_000_000, True),
     "eval.stride": (0, 100_000, True),
     "eval.ngram_order": (0, 9, True),
+    "eval.beam": (1, 1000, True),
+    "eval.length_penalty": (0.0, 10.0, True),
+    "eval.n_samples": (0, 10_000, True),
 }
 
 

@@ -1,0 +1,149 @@
+"""evaluate (translation): translate valid and test, score with sacrebleu -> metrics.json, report.md.
+
+Each distinct source sentence of a split is translated once (`eval.beam`: 1 = greedy, else beam search with
+`eval.length_penalty`) and its detokenised output is scored against the raw references of every pair with
+that source: `bleu` (multi-reference, the headline) and `chrf`. `bleu_single_ref` scores each pair's own
+reference alone (a source with three references counts three times). `bleu_by_length` is the multi-reference
+BLEU of the sources of 1-4, 5-8, 9-12 and 13+ words, where the context-vector bottleneck shows. sacrebleu's
+defaults: 13a tokenisation, mixed case; the signature is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pandas as pd
+import sacrebleu
+
+from data.atomic import write_json, write_text
+from pipeline.rundir import RunDir
+from pipeline.translation.featurize import read_pairs_split, split_names
+from pipeline.translation.inference import Translator
+
+TABLES = ("eval",)
+LENGTH_BUCKETS = (("1-4", 1, 4), ("5-8", 5, 8), ("9-12", 9, 12), ("13+", 13, 10**9))
+
+
+def source_words(sentence: str) -> int:
+    """Words of a source sentence (whitespace-separated pieces), for the length buckets."""
+    return len(sentence.split())
+
+
+def score_split(
+    translator: Translator, frame: pd.DataFrame, beam: int, alpha: float, batch_size: int
+) -> tuple[dict, pd.DataFrame]:
+    """Figures of one split and a frame of its distinct sources with hypothesis and references."""
+    grouped = frame.groupby("source", sort=False)["reference"].apply(list).reset_index()
+    started = time.time()
+    results = translator.translate(
+        grouped["source"].tolist(), beam=beam, alpha=alpha, batch_size=batch_size, progress=True, warn=False
+    )
+    seconds = time.time() - started
+    grouped["hypothesis"] = [result.text for result in results]
+    hypotheses = grouped["hypothesis"].tolist()
+    references = _reference_streams(grouped["reference"].tolist())
+    bleu = sacrebleu.BLEU()
+    figures = {
+        "bleu": bleu.corpus_score(hypotheses, references).score,
+        "chrf": sacrebleu.CHRF().corpus_score(hypotheses, references).score,
+        "bleu_signature": str(bleu.get_signature()),
+    }
+    by_source = dict(zip(grouped["source"], hypotheses, strict=True))
+    figures["bleu_single_ref"] = (
+        sacrebleu.BLEU()
+        .corpus_score([by_source[s] for s in frame["source"]], [frame["reference"].tolist()])
+        .score
+    )
+    words = grouped["source"].map(source_words)
+    figures["bleu_by_length"] = {}
+    figures["sources_by_length"] = {}
+    for name, low, high in LENGTH_BUCKETS:
+        inside = grouped[(words >= low) & (words <= high)]
+        figures["sources_by_length"][name] = len(inside)
+        figures["bleu_by_length"][name] = (
+            sacrebleu.BLEU()
+            .corpus_score(inside["hypothesis"].tolist(), _reference_streams(inside["reference"].tolist()))
+            .score
+            if len(inside)
+            else None
+        )
+    figures.update(
+        {
+            "pairs": len(frame),
+            "sources": len(grouped),
+            "truncated_sources": sum(result.truncated for result in results),
+            "sentences_per_second": round(len(grouped) / max(seconds, 1e-9), 1),
+        }
+    )
+    return figures, grouped
+
+
+def _reference_streams(reference_lists: list[list[str]]) -> list[list[str | None]]:
+    """sacrebleu's layout: one stream per reference position, None where a source has fewer references."""
+    count = max(len(refs) for refs in reference_lists)
+    return [[refs[k] if k < len(refs) else None for refs in reference_lists] for k in range(count)]
+
+
+def evaluate(run: RunDir, force: bool = False) -> dict:
+    """Translate and score valid (and test) -> metrics.json and report.md with sample translations."""
+    run.require("train")
+    key = run.stage_key(TABLES, ("featurize", "train"))
+    if run.is_current("evaluate", key) and not force:
+        print(f"evaluate: up to date in {run.path}")
+        return json.loads((run.path / "metrics.json").read_text(encoding="utf-8"))
+    started = time.time()
+    cfg = run.config["eval"]
+    translator = Translator(run)
+    results, samples = {}, {}
+    for split in [s for s in split_names(run) if s != "train"]:
+        results[split], samples[split] = score_split(
+            translator, read_pairs_split(run, split), cfg["beam"], cfg["length_penalty"], cfg["batch_size"]
+        )
+    reported = "test" if "test" in results else "valid"
+    metrics = {
+        "split": reported,
+        **results[reported],
+        "beam": cfg["beam"],
+        "length_penalty": cfg["length_penalty"],
+        "valid": results["valid"],
+    }
+    write_json(run.path / "metrics.json", metrics)
+    write_text(run.path / "report.md", _report(run, metrics, samples[reported], cfg["n_samples"]))
+    run.finish_stage("evaluate", key, ["metrics.json", "report.md"], started)
+    lengths = ", ".join(
+        f"{k} {v:.1f}" if v is not None else f"{k} -" for k, v in metrics["bleu_by_length"].items()
+    )
+    print(
+        f"evaluate: {reported} BLEU {metrics['bleu']:.2f} (single reference {metrics['bleu_single_ref']:.2f}), "
+        f"chrF {metrics['chrf']:.2f}; by source length: {lengths} -> {run.path / 'metrics.json'}"
+    )
+    return metrics
+
+
+def _report(run: RunDir, metrics: dict, samples: pd.DataFrame, count: int) -> str:
+    decoding = "greedy" if metrics["beam"] == 1 else f"beam {metrics['beam']}"
+    lines = [
+        f"# Translation report: {run.path.name}",
+        "",
+        f"{metrics['split']} split, {metrics['sources']:,} distinct sources ({metrics['pairs']:,} pairs), "
+        f"{decoding} decoding: BLEU {metrics['bleu']:.2f}, "
+        f"single-reference BLEU {metrics['bleu_single_ref']:.2f}, chrF {metrics['chrf']:.2f} "
+        f"(`{metrics['bleu_signature']}`).",
+        "",
+        "| source words | sources | BLEU |",
+        "|---|---|---|",
+    ]
+    for name, *_ in LENGTH_BUCKETS:
+        value = metrics["bleu_by_length"][name]
+        lines.append(
+            f"| {name} | {metrics['sources_by_length'][name]:,} | {'-' if value is None else f'{value:.2f}'} |"
+        )
+    lines += ["", f"## {count} sample translations (seeded)", ""]
+    picked = random.Random(run.config["seed"]).sample(range(len(samples)), min(count, len(samples)))
+    for index in picked:
+        row = samples.iloc[index]
+        lines += [f"- **source**: {row['source']}", f"  - **output**: {row['hypothesis']}"]
+        lines += [f"  - reference: {reference}" for reference in row["reference"]]
+    return "\n".join(lines) + "\n"

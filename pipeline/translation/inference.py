@@ -1,0 +1,116 @@
+"""The trained model of a translation run: sentences -> translations (the Python API behind `translate`)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+from tqdm.auto import tqdm
+
+from features.sequences import pad_ids
+from features.translation_text import detokenize, normalize_sentence
+from features.vocabulary import END_ID, UNK, UNK_ID, Vocabulary
+from models.seq2seq_decoding import Seq2SeqStepper, translate_ids
+from pipeline.errors import PipelineError
+from pipeline.rundir import RunDir
+from pipeline.translation.featurize import feature_info, source_tokens
+
+
+@dataclass
+class TranslationResult:
+    """A translated sentence: `text` (detokenised), its output tokens, the source tokens the model read,
+    the alignment (output tokens x source tokens + `<end>`), the log-probability and what was cut."""
+
+    text: str
+    tokens: list[str]
+    source_tokens: list[str]
+    attention: np.ndarray
+    log_prob: float
+    truncated: bool
+
+
+class Translator:
+    """Loads the vocabularies and model.keras (safe_mode) of a finished translation run."""
+
+    def __init__(self, run: RunDir):
+        if run.manifest["stages"].get("train", {}).get("status") != "done":
+            raise PipelineError(f"{run.path} has no trained model yet; run `python -m pipeline train` first")
+        self.run = run
+        self.info = feature_info(run)
+        features = run.path / "features"
+        self.source_vocab = Vocabulary.load(features / "source_vocab.json")
+        self.target_vocab = Vocabulary.load(features / "target_vocab.json")
+        self.lowercase = bool(self.source_vocab.settings.get("lowercase", True))
+        self.max_length = int(self.info["sequence_length"])
+        self.model = keras.saving.load_model(run.path / "model.keras", safe_mode=True)
+        self._stepper: Seq2SeqStepper | None = None
+
+    @property
+    def stepper(self) -> Seq2SeqStepper:
+        if self._stepper is None:
+            self._stepper = Seq2SeqStepper(self.model)
+        return self._stepper
+
+    def encode(self, sentence: str) -> tuple[list[str], list[int], bool]:
+        """(source tokens, ids + `<end>` cut to the model's length, whether it was cut)."""
+        tokens = source_tokens(normalize_sentence(sentence), self.lowercase)
+        ids = [*self.source_vocab.encode(tokens), END_ID]
+        truncated = len(ids) > self.max_length
+        if truncated:
+            tokens, ids = tokens[: self.max_length - 1], [*ids[: self.max_length - 1], END_ID]
+        return tokens, ids, truncated
+
+    def translate(
+        self,
+        sentences: list[str],
+        beam: int = 1,
+        alpha: float = 0.6,
+        batch_size: int = 64,
+        progress: bool = False,
+        warn: bool = True,
+    ) -> list[TranslationResult]:
+        """Translate sentences (batched, shortest first); an empty sentence gives an empty translation.
+
+        Sources longer than the model's `features.sequence_length` are cut to it, with a warning; a sentence
+        made only of words the model does not know is refused.
+        """
+        encoded = [self.encode(sentence) for sentence in sentences]
+        for index, (tokens, ids, _) in enumerate(encoded):
+            if tokens and all(i == UNK_ID for i in ids[:-1]):
+                raise PipelineError(
+                    f"sentence {index + 1} has only words unknown to this model's vocabulary: "
+                    f"{' '.join(tokens[:8])}"
+                )
+        cut = sum(truncated for *_, truncated in encoded)
+        if cut and warn:
+            print(
+                f"warning: {cut} sentence(s) longer than the model's {self.max_length - 1} source tokens were cut",
+                file=sys.stderr,
+            )
+        results: list[TranslationResult | None] = [None] * len(sentences)
+        todo = [i for i, (tokens, *_) in enumerate(encoded) if tokens]
+        for i in set(range(len(sentences))) - set(todo):
+            results[i] = TranslationResult("", [], [], np.zeros((0, 0), "float32"), 0.0, False)
+        todo.sort(key=lambda i: len(encoded[i][1]))
+        batches = range(0, len(todo), batch_size)
+        for start in tqdm(batches, desc="translating", unit="batch", disable=not progress, mininterval=1.0):
+            rows = todo[start : start + batch_size]
+            width = max(len(encoded[i][1]) for i in rows)
+            source = pad_ids([encoded[i][1] for i in rows], width)
+            for i, translation in zip(
+                rows, translate_ids(self.stepper, source, self.max_length, beam, alpha), strict=True
+            ):
+                tokens = self.target_vocab.decode(translation.ids, skip_reserved=False)
+                results[i] = TranslationResult(
+                    text=detokenize(
+                        [token for token in tokens if token != UNK]
+                    ),  # <unk> is left out of the text
+                    tokens=tokens,
+                    source_tokens=[*encoded[i][0], "<end>"],
+                    attention=translation.attention,
+                    log_prob=translation.log_prob,
+                    truncated=encoded[i][2],
+                )
+        return results  # type: ignore[return-value]
