@@ -9,8 +9,8 @@ from pipeline.rundir import RunDir
 
 
 def load_run(path: str | Path, task: str | None = None):
-    """Open a finished run: a SentimentClassifier with `.predict(texts)`, or a LanguageModel with
-    `.generate(prompt, length, ...)`."""
+    """Open a finished run: a SentimentClassifier with `.predict(texts)`, a LanguageModel with
+    `.generate(prompt, length, ...)` or a Translator with `.translate(sentences, beam=...)`."""
     run = RunDir.open_existing(path, task=task)
     if run.manifest["task"] == "sentiment":
         from pipeline.sentiment.inference import SentimentClassifier  # noqa: PLC0415 - loads Keras lazily
@@ -20,4 +20,8 @@ def load_run(path: str | Path, task: str | None = None):
         from pipeline.language_model.inference import LanguageModel  # noqa: PLC0415
 
         return LanguageModel(run)
+    if run.manifest["task"] == "translation":
+        from pipeline.translation.inference import Translator  # noqa: PLC0415
+
+        return Translator(run)
     raise PipelineError(f"{path}: inference for task '{run.manifest['task']}' is not implemented yet")

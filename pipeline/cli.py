@@ -282,6 +282,65 @@ def generate(run_path, prompt, length, temperature, top_k, top_p, greedy, seed, 
     )
 
 
+@cli.command()
+@click.option("--run", "run_path", type=click.Path(), required=True, help="A trained translation run.")
+@click.argument("sentences", nargs=-1)
+@click.option("--input", "input_path", default=None, help="A text file, one sentence per line (- = stdin).")
+@click.option(
+    "--output", "output_path", default=None, help="Write one translation per line here (- = stdout)."
+)
+@click.option("--beam", default=1, show_default=True, type=int, help="Beam width (1 = greedy).")
+@click.option("--length-penalty", default=0.6, show_default=True, type=float, help="Beam search: GNMT alpha.")
+@click.option("--plot-attention", "plot_path", default=None, help="PNG of the alignment (one sentence only).")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+def translate(run_path, sentences, input_path, output_path, beam, length_penalty, plot_path, batch_size):
+    """Translate sentences with a trained translator: one output line per input line (a blank line gives a
+    blank line). Sources longer than the model's maximum are cut, with a warning.
+
+    \b
+    Examples:
+      python -m pipeline translate --run runs/translate-additive "we are eating bread" --beam 4
+      python -m pipeline translate --run runs/translate-additive --input english.txt --output spanish.txt
+      python -m pipeline translate --run runs/translate-additive "the agreement was signed in august" --plot-attention align.png
+    """
+    from data.errors import DataError  # noqa: PLC0415
+    from data.rawio import read_text_file, split_lines  # noqa: PLC0415
+    from pipeline.api import load_run  # noqa: PLC0415
+
+    if bool(sentences) == bool(input_path):
+        raise PipelineError("give either SENTENCES or --input (not both)")
+    if beam < 1:
+        raise PipelineError(f"--beam must be at least 1, got {beam}")
+    if input_path:
+        try:
+            lines = split_lines(read_text_file(input_path))
+        except DataError as exc:
+            raise PipelineError(str(exc)) from None
+        if not any(line.strip() for line in lines):
+            raise PipelineError(
+                f"{'<stdin>' if input_path == '-' else input_path}: empty input (no sentence)"
+            )
+    else:
+        lines = list(sentences)
+    if plot_path and len(lines) != 1:
+        raise PipelineError("--plot-attention draws one sentence: give exactly one")
+    translator = load_run(run_path, task="translation")
+    results = translator.translate(
+        lines, beam=beam, alpha=length_penalty, batch_size=batch_size, progress=len(lines) > 200
+    )
+    if plot_path:
+        translator.plot_attention(results[0], Path(plot_path))
+        click.echo(f"wrote the attention map to {plot_path}", err=True)
+    text = "".join(f"{result.text}\n" for result in results)
+    if output_path and output_path != "-":
+        from data.atomic import write_text  # noqa: PLC0415
+
+        write_text(output_path, text)
+        click.echo(f"wrote {len(results):,} lines to {output_path}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
 @cli.group()
 def config():
     """Inspect configs.

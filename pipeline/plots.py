@@ -63,3 +63,26 @@ def plot_confusion_matrix(matrix: list[list[int]], classes: list[str], path: Pat
     fig.tight_layout()
     write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
+
+
+def plot_attention(
+    weights: np.ndarray, source_tokens: list[str], output_tokens: list[str], path: Path, title: str = ""
+) -> None:
+    """An alignment matrix as a labelled heatmap: output tokens down the rows, source tokens across."""
+    weights = np.asarray(weights, dtype=float)
+    width = max(4.0, 0.55 * len(source_tokens) + 2.0)
+    height = max(3.0, 0.45 * len(output_tokens) + 1.8)
+    fig, ax = plt.subplots(figsize=(width, height))
+    image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=max(float(weights.max(initial=0.0)), 1e-9))
+    ax.set_xticks(
+        range(len(source_tokens)), [t.replace("■", "") for t in source_tokens], rotation=60, ha="right"
+    )
+    ax.set_yticks(range(len(output_tokens)), [t.replace("■", "") for t in output_tokens])
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 from tqdm.auto import tqdm
 
+import models.seq2seq  # noqa: F401 - registers its layers (and the attention layers) for loading
 from features.sequences import pad_ids
 from features.translation_text import detokenize, normalize_sentence
 from features.vocabulary import END_ID, UNK, UNK_ID, Vocabulary
@@ -114,3 +115,11 @@ class Translator:
                     truncated=encoded[i][2],
                 )
         return results  # type: ignore[return-value]
+
+    def plot_attention(self, result: TranslationResult, path) -> None:
+        """The alignment of one translation as a heatmap PNG (output tokens x source tokens)."""
+        from pipeline.plots import plot_attention  # noqa: PLC0415 - matplotlib only when needed
+
+        if self.stepper.attention is None:
+            raise PipelineError(f"{self.run.path}: this model has no attention (model.attention = 'none')")
+        plot_attention(result.attention, result.source_tokens, result.tokens, path, title=result.text)
