@@ -120,7 +120,7 @@ def as_dataset(batches: keras.utils.PyDataset):
     """What model.fit / predict should get. Under TensorFlow, id sequences go through a tf.data pipeline
     whose signature says every batch has its own length: Keras would otherwise fix the length from the first
     two batches and fail on a shorter one. Other batches (and other backends) are passed as they are."""
-    if keras.backend.backend() != "tensorflow" or not isinstance(batches, SequenceBatches):
+    if keras.backend.backend() != "tensorflow" or not isinstance(batches, SequenceBatches | PairBatches):
         return batches
     import tensorflow as tf  # noqa: PLC0415 - only under the TensorFlow backend
 
@@ -130,7 +130,10 @@ def as_dataset(batches: keras.utils.PyDataset):
         batches.on_epoch_end()
 
     ids = tf.TensorSpec((None, None), tf.int32)
-    signature = (ids,) if batches.y is None else (ids, tf.TensorSpec((None,), tf.int32))
+    if isinstance(batches, PairBatches):
+        signature = ((ids, ids), ids)
+    else:
+        signature = (ids,) if batches.y is None else (ids, tf.TensorSpec((None,), tf.int32))
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
     return dataset.apply(tf.data.experimental.assert_cardinality(len(batches))).prefetch(2)
 

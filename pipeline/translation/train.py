@@ -12,7 +12,7 @@ import time
 import keras
 
 from models.seq2seq import build_seq2seq
-from pipeline.batches import PairBatches
+from pipeline.batches import PairBatches, as_dataset
 from pipeline.errors import PipelineError
 from pipeline.optimizers import make_optimizer
 from pipeline.rundir import RunDir
@@ -61,10 +61,13 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
     info = feature_info(run)
     trim = keras.backend.backend() == "tensorflow"  # compiled backends keep one shape
     train_arrays = load_arrays(run, "train")
-    train_data = PairBatches(train_arrays, train_cfg["batch_size"], shuffle=True, trim=trim, seed=cfg["seed"])
-    valid_data = PairBatches(load_arrays(run, "valid"), cfg["eval"]["batch_size"], trim=trim)
+    train_batches = PairBatches(
+        train_arrays, train_cfg["batch_size"], shuffle=True, trim=trim, seed=cfg["seed"]
+    )
+    train_data = as_dataset(train_batches)  # under TensorFlow: one traced graph for every batch width
+    valid_data = as_dataset(PairBatches(load_arrays(run, "valid"), cfg["eval"]["batch_size"], trim=trim))
     model = build_translator(cfg["model"], info)
-    compile_translator(model, train_cfg, len(train_data))
+    compile_translator(model, train_cfg, len(train_batches))
     state = fit_configured(
         model,
         train_data,

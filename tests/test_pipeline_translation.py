@@ -1,0 +1,158 @@
+"""The translation task end to end on a small synthetic word-for-word corpus: train, BLEU, translate, attention
+maps, bad input."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from pipeline import load_run
+from tests.conftest import assert_one_line_error, invoke
+
+WORDS = {
+    "we": "nosotros",
+    "are": "estamos",
+    "eating": "comiendo",
+    "bread": "pan",
+    "they": "ellos",
+    "drink": "beben",
+    "water": "agua",
+    "i": "yo",
+    "see": "veo",
+    "the": "el",
+    "cat": "gato",
+    "dog": "perro",
+}
+
+
+def _corpus(path: Path, pairs: int = 700) -> Path:
+    rng = random.Random(0)
+    english = list(WORDS)
+    lines = []
+    for _ in range(pairs):
+        words = [rng.choice(english) for _ in range(rng.randint(2, 7))]
+        lines.append(f"{' '.join(words).capitalize()}.\t{' '.join(WORDS[w] for w in words).capitalize()}.\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def _config(path: Path, corpus: Path, attention: str) -> Path:
+    path.write_text(
+        "\n".join(
+            [
+                'task = "translation"',
+                "seed = 3",
+                "[data]",
+                f'dataset = "{corpus}"',
+                "[features]",
+                "sequence_length = 12",
+                "min_count = 1",
+                "[model]",
+                'kind = "gru"',
+                f'attention = "{attention}"',
+                "embed_dim = 16",
+                "units = 32",
+                "dropout = 0.0",
+                "[train]",
+                "epochs = 12",
+                "batch_size = 32",
+                "learning_rate = 0.01",
+                "verbose = 0",
+                "[eval]",
+                "n_samples = 5",
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def translation_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("translation")
+    config = _config(root / "t.toml", _corpus(root / "pairs.tsv"), "additive")
+    result = invoke("run", "--config", config, "--name", root / "run")
+    assert result.exit_code == 0, result
+    return root / "run"
+
+
+def test_metrics_report_and_bleu_by_length(translation_run: Path) -> None:
+    metrics = json.loads((translation_run / "metrics.json").read_text())
+    assert metrics["split"] == "test" and metrics["beam"] == 1
+    for key in (
+        "bleu",
+        "bleu_single_ref",
+        "chrf",
+        "bleu_by_length",
+        "sources",
+        "pairs",
+        "sentences_per_second",
+    ):
+        assert key in metrics and key in metrics["valid"] or key == "beam", key
+    assert metrics["bleu"] > 60, metrics  # a word-for-word language is learnt in 12 short epochs
+    assert set(metrics["bleu_by_length"]) == {"1-4", "5-8", "9-12", "13+"}
+    assert metrics["bleu_by_length"]["13+"] is None and metrics["sources_by_length"]["13+"] == 0
+    assert metrics["sources"] <= metrics["pairs"]
+    assert metrics["bleu_signature"].startswith("nrefs:")
+    report = (translation_run / "report.md").read_text()
+    assert report.count("**source**") == 5 and "| 5-8 |" in report
+
+
+def test_translate_keeps_lines_and_writes_real_text(translation_run: Path, tmp_path: Path) -> None:
+    source = tmp_path / "english.txt"
+    source.write_text("we are eating bread\n\nthe dog drinks water\n", encoding="utf-8")
+    output = tmp_path / "spanish.txt"
+    result = invoke("translate", "--run", translation_run, "--input", source, "--output", output, "--beam", 3)
+    assert result.exit_code == 0, result
+    lines = output.read_text(encoding="utf-8").split("\n")
+    assert len(lines) == 4 and lines[1] == "" and lines[3] == ""
+    assert lines[0] == "Nosotros estamos comiendo pan."  # cased, the full stop attached
+    stdin = invoke("translate", "--run", translation_run, "--input", "-", stdin=b"we are eating bread\n")
+    assert stdin.exit_code == 0 and stdin.stdout == "Nosotros estamos comiendo pan.\n"
+
+
+def test_attention_map_puts_comiendo_on_eating(translation_run: Path, tmp_path: Path) -> None:
+    translator = load_run(translation_run)
+    result = translator.translate(["we are eating bread"])[0]
+    assert result.tokens[:4] == ["Nosotros", "estamos", "comiendo", "pan"]
+    assert result.source_tokens == ["we", "are", "eating", "bread", "<end>"]
+    assert result.attention.shape == (len(result.tokens), len(result.source_tokens))
+    assert result.attention[2].argmax() == result.source_tokens.index("eating")
+    png = tmp_path / "align.png"
+    cli = invoke("translate", "--run", translation_run, "we are eating bread", "--plot-attention", png)
+    assert cli.exit_code == 0, cli
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_long_input_is_cut_with_a_warning(translation_run: Path) -> None:
+    result = invoke("translate", "--run", translation_run, " ".join(["we are eating bread"] * 5))
+    assert result.exit_code == 0 and "were cut" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["zzqx qqzv"], ["only words unknown"]),
+        (["we are", "--beam", "0"], ["--beam must be at least 1"]),
+        (["we", "they", "--plot-attention", "x.png"], ["one sentence"]),
+        ([], ["either SENTENCES or --input"]),
+    ],
+)
+def test_bad_translate_requests(translation_run: Path, args: list, fragments: list) -> None:
+    assert_one_line_error(invoke("translate", "--run", translation_run, *args), *fragments)
+
+
+def test_empty_input_file_and_another_task(translation_run: Path, tmp_path: Path, tfidf_run: Path) -> None:
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n\n", encoding="utf-8")
+    assert_one_line_error(invoke("translate", "--run", translation_run, "--input", blank), "empty input")
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    assert_one_line_error(invoke("translate", "--run", translation_run, "--input", empty), "empty file")
+    assert_one_line_error(
+        invoke("translate", "--run", tfidf_run, "hello"), "task 'sentiment'", "not 'translation'"
+    )
