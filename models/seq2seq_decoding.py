@@ -158,14 +158,19 @@ def _greedy(stepper, encoded, source_mask, states, max_length) -> list[Translati
 
 
 def _stack(rows: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
+    """Per-step weights (steps, ..., source) cut to the real source positions."""
     length = int(mask.sum())
-    return np.stack(rows)[:, :length] if rows else np.zeros((0, length), dtype="float32")
+    return np.stack(rows)[..., :length] if rows else np.zeros((0, length), dtype="float32")
 
 
 def _beam_search(stepper, encoded, source_mask, states, max_length, beam, alpha) -> list[Translation]:
     batch = len(encoded)
     # Every row of the batch becomes `beam` rows; at the start only the first beam of each sentence is live.
-    encoded = np.repeat(encoded, beam, axis=0)
+    encoded = (
+        [np.repeat(part, beam, axis=0) for part in encoded]
+        if isinstance(encoded, list)
+        else np.repeat(encoded, beam, axis=0)
+    )
     source_mask = np.repeat(source_mask, beam, axis=0)
     states = [np.repeat(state, beam, axis=0) for state in states]
     scores = np.tile(np.r_[0.0, np.full(beam - 1, -np.inf)], batch)

@@ -138,17 +138,19 @@ class TransformerDecoder(keras.layers.Layer):
         shape = ops.shape(vectors)
         return ops.reshape(vectors, (shape[0], shape[1], self.num_heads, self.head_dim))
 
-    def _attend(self, query, key, value, allowed, training):
+    def _attend(self, query, key, value, allowed, training, return_weights: bool = False):
         """Scaled dot-product attention; `allowed` (batch or 1, queries, keys) is True where a query may
-        look at a key. Returns (batch, queries, hidden)."""
+        look at a key. Returns (batch, queries, hidden) [and the float32 weights (batch, heads, q, k)]."""
         scores = ops.einsum("bqhd,bkhd->bhqk", query, key)
         scores = ops.cast(scores, "float32") * (1.0 / math.sqrt(self.head_dim))
         scores = ops.where(ops.expand_dims(allowed, axis=1), scores, _MASKED_SCORE)
-        weights = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
+        probabilities = ops.softmax(scores, axis=-1)
+        weights = ops.cast(probabilities, self.compute_dtype)
         weights = self.attention_weights_dropout(weights, training=training)
         attended = ops.einsum("bhqk,bkhd->bqhd", weights, value)
         shape = ops.shape(attended)
-        return ops.reshape(attended, (shape[0], shape[1], self.hidden_dim))
+        attended = ops.reshape(attended, (shape[0], shape[1], self.hidden_dim))
+        return (attended, probabilities) if return_weights else attended
 
     def call(self, inputs, padding_mask=None, cache=None, cache_index=None, training=None, mask=None):
         """Decode `inputs` (batch, length, hidden), the whole sequence or, with a cache, the new positions.
@@ -174,8 +176,15 @@ class TransformerDecoder(keras.layers.Layer):
                 raise ValueError("`padding_mask` is not supported with a cache: generate without padding")
             if cache_index is None:
                 raise ValueError("`cache_index` (the position of the first new token) is needed with a cache")
-        length = ops.shape(inputs)[1]
+        x, cache = self._self_attention_block(inputs, padding_mask, cache, cache_index, training)
+        x = self._feed_forward_block(x, training)
+        if cache is None:
+            return x
+        return x, cache
 
+    def _self_attention_block(self, inputs, padding_mask, cache, cache_index, training):
+        """Causal self-attention with its residual (and norm): (outputs, updated cache or None)."""
+        length = ops.shape(inputs)[1]
         residual = inputs
         x = self.attention_norm(inputs) if self.normalize_first else inputs
         query = self._split_heads(self.query_dense(x))
@@ -207,7 +216,10 @@ class TransformerDecoder(keras.layers.Layer):
         x = residual + self.attention_dropout(x, training=training)
         if not self.normalize_first:
             x = self.attention_norm(x)
+        return x, cache
 
+    def _feed_forward_block(self, x, training):
+        """The feed-forward network with its residual (and norm)."""
         residual = x
         if self.normalize_first:
             x = self.ffn_norm(x)
@@ -215,10 +227,7 @@ class TransformerDecoder(keras.layers.Layer):
         x = residual + self.ffn_dropout(x, training=training)
         if not self.normalize_first:
             x = self.ffn_norm(x)
-
-        if cache is None:
-            return x
-        return x, cache
+        return x
 
     def compute_mask(self, inputs, mask=None):
         return mask
