@@ -132,7 +132,7 @@ def translate_ids(
 
 
 def _greedy(stepper, encoded, source_mask, states, max_length) -> list[Translation]:
-    batch = len(encoded)
+    batch = len(source_mask)
     tokens = np.full(batch, START_ID, dtype="int32")
     ids = [[] for _ in range(batch)]
     scores = np.zeros(batch)
@@ -164,7 +164,7 @@ def _stack(rows: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
 
 
 def _beam_search(stepper, encoded, source_mask, states, max_length, beam, alpha) -> list[Translation]:
-    batch = len(encoded)
+    batch = len(source_mask)
     # Every row of the batch becomes `beam` rows; at the start only the first beam of each sentence is live.
     encoded = (
         [np.repeat(part, beam, axis=0) for part in encoded]

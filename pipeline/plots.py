@@ -86,3 +86,32 @@ def plot_attention(
     fig.tight_layout()
     write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
+
+
+def plot_attention_grid(
+    grid: list[list[np.ndarray]],
+    titles: list[list[str]],
+    source_tokens: list[str],
+    output_tokens: list[str],
+    path: Path,
+    title: str = "",
+) -> None:
+    """Several alignment matrices (e.g. a Transformer's layers x heads) as a grid of labelled heatmaps."""
+    rows, cols = len(grid), len(grid[0])
+    cell_w = max(2.6, 0.42 * len(source_tokens) + 1.2)
+    cell_h = max(2.2, 0.36 * len(output_tokens) + 1.0)
+    fig, axes = plt.subplots(rows, cols, figsize=(cell_w * cols, cell_h * rows), squeeze=False)
+    sources = [t.replace("■", "") for t in source_tokens]
+    outputs = [t.replace("■", "") for t in output_tokens]
+    for r in range(rows):
+        for c in range(cols):
+            ax = axes[r][c]
+            ax.imshow(np.asarray(grid[r][c], dtype=float), cmap="viridis", vmin=0.0, vmax=1.0)
+            ax.set_xticks(range(len(sources)), sources, rotation=60, ha="right", fontsize=7)
+            ax.set_yticks(range(len(outputs)), outputs, fontsize=7)
+            ax.set_title(titles[r][c], fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    write_with(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    plt.close(fig)

@@ -13,7 +13,9 @@ import models.seq2seq  # noqa: F401 - registers its layers (and the attention la
 from features.sequences import pad_ids
 from features.translation_text import detokenize, normalize_sentence
 from features.vocabulary import END_ID, UNK, UNK_ID, Vocabulary
+from models.layers.transformer_cross_decoder import TransformerCrossDecoder
 from models.seq2seq_decoding import Seq2SeqStepper, translate_ids
+from models.transformer_translator import TransformerTranslatorStepper
 from pipeline.errors import PipelineError
 from pipeline.rundir import RunDir
 from pipeline.translation.featurize import feature_info, source_tokens
@@ -46,13 +48,19 @@ class Translator:
         self.lowercase = bool(self.source_vocab.settings.get("lowercase", True))
         self.max_length = int(self.info["sequence_length"])
         self.model = keras.saving.load_model(run.path / "model.keras", safe_mode=True)
-        self._stepper: Seq2SeqStepper | None = None
+        self.transformer = any(isinstance(layer, TransformerCrossDecoder) for layer in self.model.layers)
+        self._steppers: dict[bool, Seq2SeqStepper | TransformerTranslatorStepper] = {}
 
-    @property
-    def stepper(self) -> Seq2SeqStepper:
-        if self._stepper is None:
-            self._stepper = Seq2SeqStepper(self.model)
-        return self._stepper
+    def stepper(self, use_cache: bool = True) -> Seq2SeqStepper | TransformerTranslatorStepper:
+        """The step-by-step decoder (built once per cache setting; recurrent models always carry states)."""
+        use_cache = use_cache or not self.transformer
+        if use_cache not in self._steppers:
+            self._steppers[use_cache] = (
+                TransformerTranslatorStepper(self.model, use_cache=use_cache)
+                if self.transformer
+                else Seq2SeqStepper(self.model)
+            )
+        return self._steppers[use_cache]
 
     def encode(self, sentence: str) -> tuple[list[str], list[int], bool]:
         """(source tokens, ids + `<end>` cut to the model's length, whether it was cut)."""
@@ -71,11 +79,13 @@ class Translator:
         batch_size: int = 64,
         progress: bool = False,
         warn: bool = True,
+        use_cache: bool = True,
     ) -> list[TranslationResult]:
         """Translate sentences (batched, shortest first); an empty sentence gives an empty translation.
 
         Sources longer than the model's `features.sequence_length` are cut to it, with a warning; a sentence
-        made only of words the model does not know is refused.
+        made only of words the model does not know is refused. `use_cache=False` makes a Transformer rerun its
+        decoder on the whole prefix at every step (same output, slower; recurrent models ignore it).
         """
         encoded = [self.encode(sentence) for sentence in sentences]
         for index, (tokens, ids, _) in enumerate(encoded):
@@ -101,7 +111,9 @@ class Translator:
             width = max(len(encoded[i][1]) for i in rows)
             source = pad_ids([encoded[i][1] for i in rows], width)
             for i, translation in zip(
-                rows, translate_ids(self.stepper, source, self.max_length, beam, alpha), strict=True
+                rows,
+                translate_ids(self.stepper(use_cache), source, self.max_length, beam, alpha),
+                strict=True,
             ):
                 tokens = self.target_vocab.decode(translation.ids, skip_reserved=False)
                 results[i] = TranslationResult(
@@ -116,10 +128,29 @@ class Translator:
                 )
         return results  # type: ignore[return-value]
 
-    def plot_attention(self, result: TranslationResult, path) -> None:
-        """The alignment of one translation as a heatmap PNG (output tokens x source tokens)."""
-        from pipeline.plots import plot_attention  # noqa: PLC0415 - matplotlib only when needed
+    def plot_attention(
+        self, result: TranslationResult, path, layer: int | None = None, head: int | None = None
+    ) -> None:
+        """The alignment of one translation as a heatmap PNG (output tokens x source tokens). For a
+        Transformer: a grid of layers x heads of the cross-attention, or the one `layer`/`head` picks."""
+        from pipeline.plots import plot_attention, plot_attention_grid  # noqa: PLC0415 - matplotlib
 
-        if self.stepper.attention is None:
+        if not self.transformer and self.stepper().attention is None:
             raise PipelineError(f"{self.run.path}: this model has no attention (model.attention = 'none')")
-        plot_attention(result.attention, result.source_tokens, result.tokens, path, title=result.text)
+        if not self.transformer:
+            if layer is not None or head is not None:
+                raise PipelineError(
+                    "--layer/--head pick a Transformer's cross-attention; this model has one map"
+                )
+            plot_attention(result.attention, result.source_tokens, result.tokens, path, title=result.text)
+            return
+        weights = result.attention  # (steps, layers, heads, source)
+        layers, heads = weights.shape[1], weights.shape[2]
+        for name, value, size in (("--layer", layer, layers), ("--head", head, heads)):
+            if value is not None and not 0 <= value < size:
+                raise PipelineError(f"{name} must be from 0 to {size - 1}, got {value}")
+        picked_layers = range(layers) if layer is None else [layer]
+        picked_heads = range(heads) if head is None else [head]
+        grid = [[weights[:, i, j] for j in picked_heads] for i in picked_layers]
+        titles = [[f"layer {i} head {j}" for j in picked_heads] for i in picked_layers]
+        plot_attention_grid(grid, titles, result.source_tokens, result.tokens, path, title=result.text)

@@ -12,6 +12,7 @@ import time
 import keras
 
 from models.seq2seq import build_seq2seq
+from models.transformer_translator import build_transformer_translator
 from pipeline.batches import PairBatches, as_dataset
 from pipeline.errors import PipelineError
 from pipeline.optimizers import make_optimizer
@@ -21,17 +22,20 @@ from pipeline.translation.featurize import feature_info, load_arrays
 
 TABLES = ("model", "train")
 EXCLUDED_KEYS = ("train.sampled_softmax",)  # language models only
-TRANSLATOR_KINDS = ("gru", "lstm")
+TRANSLATOR_KINDS = ("gru", "lstm", "transformer")
 
 
 def build_translator(model_cfg: dict, info: dict) -> keras.Model:
-    """The translator `model.kind` names, for the run's vocabularies."""
+    """The translator `model.kind` names (a recurrent seq2seq or a Transformer), for the run's vocabularies."""
     if model_cfg["kind"] not in TRANSLATOR_KINDS:
         raise PipelineError(
             f"model.kind '{model_cfg['kind']}' cannot translate; use one of {', '.join(TRANSLATOR_KINDS)}"
         )
+    sizes = (info["source_vocabulary_size"], info["target_vocabulary_size"])
     try:
-        return build_seq2seq(model_cfg, info["source_vocabulary_size"], info["target_vocabulary_size"])
+        if model_cfg["kind"] == "transformer":
+            return build_transformer_translator(model_cfg, *sizes, max_length=info["sequence_length"])
+        return build_seq2seq(model_cfg, *sizes)
     except ValueError as error:
         raise PipelineError(f"model: {error}") from None
 
