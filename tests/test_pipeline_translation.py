@@ -39,7 +39,7 @@ def _corpus(path: Path, pairs: int = 700) -> Path:
     return path
 
 
-def _config(path: Path, corpus: Path, attention: str) -> Path:
+def _config(path: Path, corpus: Path, attention: str, kind: str = "gru") -> Path:
     path.write_text(
         "\n".join(
             [
@@ -51,7 +51,9 @@ def _config(path: Path, corpus: Path, attention: str) -> Path:
                 "sequence_length = 12",
                 "min_count = 1",
                 "[model]",
-                'kind = "gru"',
+                f'kind = "{kind}"',
+                "num_heads = 2",
+                "ff_dim = 64",
                 f'attention = "{attention}"',
                 "embed_dim = 16",
                 "units = 32",
@@ -155,4 +157,59 @@ def test_empty_input_file_and_another_task(translation_run: Path, tmp_path: Path
     assert_one_line_error(invoke("translate", "--run", translation_run, "--input", empty), "empty file")
     assert_one_line_error(
         invoke("translate", "--run", tfidf_run, "hello"), "task 'sentiment'", "not 'translation'"
+    )
+
+
+@pytest.fixture(scope="module")
+def transformer_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("translation-transformer")
+    config = _config(root / "t.toml", _corpus(root / "pairs.tsv"), "none", kind="transformer")
+    result = invoke(
+        "run",
+        "--config",
+        config,
+        "--name",
+        root / "run",
+        "--set",
+        "train.learning_rate=0.003",
+        "--set",
+        "train.epochs=25",
+        "--set",
+        "model.embed_dim=32",
+    )
+    assert result.exit_code == 0, result
+    return root / "run"
+
+
+def test_transformer_translates_the_same_with_and_without_cache(
+    transformer_run: Path, tmp_path: Path
+) -> None:
+    metrics = json.loads((transformer_run / "metrics.json").read_text())
+    assert metrics["bleu"] > 60, metrics
+    sentences = ["we are eating bread", "the cat drink water", "i see the dog"]
+    cached = invoke("translate", "--run", transformer_run, *sentences, "--beam", 2)
+    uncached = invoke("translate", "--run", transformer_run, *sentences, "--beam", 2, "--no-cache")
+    assert cached.exit_code == 0 and cached.stdout == uncached.stdout
+    assert cached.stdout.splitlines()[0] == "Nosotros estamos comiendo pan."
+    grid = tmp_path / "grid.png"
+    assert (
+        invoke("translate", "--run", transformer_run, sentences[0], "--plot-attention", grid).exit_code == 0
+    )
+    one = tmp_path / "one.png"
+    result = invoke(
+        "translate",
+        "--run",
+        transformer_run,
+        sentences[0],
+        "--plot-attention",
+        one,
+        "--layer",
+        0,
+        "--head",
+        1,
+    )
+    assert result.exit_code == 0 and grid.stat().st_size > one.stat().st_size > 0
+    assert_one_line_error(
+        invoke("translate", "--run", transformer_run, sentences[0], "--plot-attention", one, "--head", 5),
+        "--head must be from 0 to 1",
     )
