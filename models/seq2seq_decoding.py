@@ -117,9 +117,11 @@ def translate_ids(
     max_length: int,
     beam: int = 1,
     alpha: float = 0.6,
+    min_length: int = 0,
 ) -> list[Translation]:
     """Decode a batch of padded source id rows; greedy when `beam == 1`, else beam search of that width
-    whose finished hypotheses are ranked by log-probability / `length_penalty(length, alpha)`."""
+    whose finished hypotheses are ranked by log-probability / `length_penalty(length, alpha)`. `<end>` is
+    not allowed before `min_length` tokens (`min_length == max_length` forces that length: speed tests)."""
     if beam < 1:
         raise ValueError(f"`beam` must be at least 1, got {beam}")
     if max_length < 1:
@@ -127,20 +129,22 @@ def translate_ids(
     source_ids = np.asarray(source_ids, dtype="int32")
     encoded, source_mask, states = stepper.encode(source_ids)
     if beam == 1:
-        return _greedy(stepper, encoded, source_mask, states, max_length)
-    return _beam_search(stepper, encoded, source_mask, states, max_length, beam, alpha)
+        return _greedy(stepper, encoded, source_mask, states, max_length, min_length)
+    return _beam_search(stepper, encoded, source_mask, states, max_length, beam, alpha, min_length)
 
 
-def _greedy(stepper, encoded, source_mask, states, max_length) -> list[Translation]:
+def _greedy(stepper, encoded, source_mask, states, max_length, min_length) -> list[Translation]:
     batch = len(source_mask)
     tokens = np.full(batch, START_ID, dtype="int32")
     ids = [[] for _ in range(batch)]
     scores = np.zeros(batch)
     attention = [[] for _ in range(batch)]
     done = np.zeros(batch, dtype=bool)
-    for _ in range(max_length):
+    for step in range(max_length):
         log_probs, states, weights = stepper.step(tokens, states, encoded, source_mask)
         log_probs[:, NEVER_OUTPUT] = -np.inf
+        if step < min_length:
+            log_probs[:, END_ID] = -np.inf
         tokens = log_probs.argmax(-1).astype("int32")
         for row in np.flatnonzero(~done):
             scores[row] += log_probs[row, tokens[row]]
@@ -163,7 +167,9 @@ def _stack(rows: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
     return np.stack(rows)[..., :length] if rows else np.zeros((0, length), dtype="float32")
 
 
-def _beam_search(stepper, encoded, source_mask, states, max_length, beam, alpha) -> list[Translation]:
+def _beam_search(
+    stepper, encoded, source_mask, states, max_length, beam, alpha, min_length
+) -> list[Translation]:
     batch = len(source_mask)
     # Every row of the batch becomes `beam` rows; at the start only the first beam of each sentence is live.
     encoded = (
@@ -181,6 +187,8 @@ def _beam_search(stepper, encoded, source_mask, states, max_length, beam, alpha)
     for step in range(max_length):
         log_probs, states, weights = stepper.step(tokens, states, encoded, source_mask)
         log_probs[:, NEVER_OUTPUT] = -np.inf
+        if step < min_length:
+            log_probs[:, END_ID] = -np.inf
         vocabulary = log_probs.shape[-1]
         candidates = (scores[:, None] + log_probs).reshape(batch, beam * vocabulary)
         # The 2*beam best continuations per sentence: enough to keep `beam` live ones after some finish.

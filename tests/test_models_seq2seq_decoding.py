@@ -111,3 +111,10 @@ def test_length_penalty_and_refusals() -> None:
         translate_ids(stepper, SOURCE, 5, beam=0)
     with pytest.raises(ValueError, match="max_length"):
         translate_ids(stepper, SOURCE, 0)
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_min_length_forces_the_output_length(beam: int) -> None:
+    stepper = Seq2SeqStepper(_model(attention="additive"))
+    for translation in translate_ids(stepper, SOURCE, max_length=7, beam=beam, min_length=7):
+        assert len(translation.ids) == 7 and END_ID not in translation.ids
