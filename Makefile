@@ -9,7 +9,7 @@ ifneq ($(wildcard ../shared/data),)
 export PIPELINE_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup train-sentiment train-lm test lint bench-sentiment bench-embeddings bench-lm bench clean
+.PHONY: setup train-sentiment train-lm train-translation test lint bench-sentiment bench-embeddings bench-lm bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ train-sentiment: setup  ## train and evaluate the default neural sentiment model
 
 train-lm: setup  ## train and evaluate the character-level language model on tiny Shakespeare
 	$(PY) -m pipeline run --config configs/lm-char-gru.toml
+
+train-translation: setup  ## train and evaluate the English -> Spanish Transformer translator
+	$(PY) -m pipeline run --config configs/translate-transformer.toml
 
 test: setup  ## the test suite (small synthetic data; a few tests use the data mirror when present)
 	$(PY) -m pytest

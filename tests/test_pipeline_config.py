@@ -159,3 +159,17 @@ def test_nested_word2vec_table_is_validated_and_round_trips(tmp_path: Path) -> N
         load_config(None, ["features.word2vec.window=0"])
     with pytest.raises(PipelineError, match="unknown model.rnn_pooling 'first'"):
         load_config(None, ["model.rnn_pooling=first"])
+
+
+@pytest.mark.parametrize(
+    "path", sorted((Path(__file__).parent.parent / "configs").glob("*.toml")), ids=lambda p: p.stem
+)
+def test_every_shipped_config_loads(path: Path) -> None:
+    from pipeline.config import load_config  # noqa: PLC0415
+
+    cfg = load_config(path)
+    assert cfg["task"] in ("sentiment", "translation", "language_model") and path.stem.split("-")[0] in (
+        "sentiment",
+        "translate",
+        "lm",
+    )
