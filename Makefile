@@ -9,7 +9,7 @@ ifneq ($(wildcard ../shared/data),)
 export PIPELINE_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup train-sentiment train-lm train-translation test lint bench-sentiment bench-embeddings bench-lm bench clean
+.PHONY: setup train-sentiment train-lm train-translation test lint bench-sentiment bench-embeddings bench-lm bench-translation bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +45,10 @@ bench-embeddings: setup  ## GloVe loading speed, word2vec, intrinsic evaluation,
 bench-lm: setup  ## language models: perplexity vs n-gram baselines, speed, generation -> reports/lm.md
 	$(PY) -m bench.lm
 
-bench: bench-sentiment bench-embeddings bench-lm
+bench-translation: setup  ## translators: BLEU, chrF, BLEU by length, decoding speed, cached vs uncached -> reports/translation.md
+	$(PY) -m bench.translation
+
+bench: bench-sentiment bench-embeddings bench-lm bench-translation
 
 clean:  ## remove caches and run directories (not .venv, not data/cache)
 	rm -rf runs .pytest_cache .ruff_cache

@@ -76,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
         "tie_embeddings": False,  # language model: the output layer reuses the token table
         "attention": "additive",  # translation (recurrent): none | additive (Bahdanau) | dot | general (Luong)
         "attention_units": 0,  # translation, additive attention: hidden size of f_att (0 = decoder units)
+        "max_positions": 0,  # translation Transformer: position table size (0 = features.sequence_length)
         "head_units": 0,
         "hidden_units": 0,
         "l2": 0.0,
@@ -152,6 +153,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "model.head_units": (0, 1_000_000, True),
     "model.hidden_units": (0, 1_000_000, True),
     "model.attention_units": (0, 1_000_000, True),
+    "model.max_positions": (0, 100_000, True),
     "model.l2": (0.0, float("inf"), True),
     "train.epochs": (1, 100_000, True),
     "train.batch_size": (1, 1_000_000, True),

@@ -34,7 +34,8 @@ def build_translator(model_cfg: dict, info: dict) -> keras.Model:
     sizes = (info["source_vocabulary_size"], info["target_vocabulary_size"])
     try:
         if model_cfg["kind"] == "transformer":
-            return build_transformer_translator(model_cfg, *sizes, max_length=info["sequence_length"])
+            positions = max(model_cfg["max_positions"], info["sequence_length"])
+            return build_transformer_translator(model_cfg, *sizes, max_length=positions)
         return build_seq2seq(model_cfg, *sizes)
     except ValueError as error:
         raise PipelineError(f"model: {error}") from None
