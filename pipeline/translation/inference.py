@@ -108,7 +108,9 @@ class Translator:
         batches = range(0, len(todo), batch_size)
         for start in tqdm(batches, desc="translating", unit="batch", disable=not progress, mininterval=1.0):
             rows = todo[start : start + batch_size]
+            # Widths rounded up to a multiple of 8: few distinct shapes, so few traces of the compiled steps.
             width = max(len(encoded[i][1]) for i in rows)
+            width = max(width, min(self.max_length, -(-width // 8) * 8))
             source = pad_ids([encoded[i][1] for i in rows], width)
             for i, translation in zip(
                 rows,
