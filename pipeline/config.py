@@ -311,6 +311,29 @@ def _literal(value: Any) -> str:
 DISPLAY_KEYS = ("train.verbose",)
 
 
+# Keys only one task reads. They are left out of the other tasks' stage hashes, so adding such a key (with its
+# default) does not make the runs of the other tasks look out of date.
+TASK_ONLY_KEYS: dict[str, tuple[str, ...]] = {
+    "translation": (
+        "data.source_col",
+        "data.target_col",
+        "data.reverse",
+        "model.attention",
+        "model.attention_units",
+        "model.max_positions",
+        "eval.beam",
+        "eval.length_penalty",
+        "eval.n_samples",
+    ),
+    "language_model": ("train.sampled_softmax",),
+}
+
+
+def other_tasks_keys(task: str) -> set[str]:
+    """The dotted keys that only tasks other than `task` read."""
+    return {key for owner, keys in TASK_ONLY_KEYS.items() if owner != task for key in keys}
+
+
 def without_display_keys(table_name: str, table: dict) -> dict:
     """A config table without the DISPLAY_KEYS (for stage hashes)."""
     return {k: v for k, v in table.items() if f"{table_name}.{k}" not in DISPLAY_KEYS}

@@ -16,7 +16,14 @@ from typing import Any
 
 from data.atomic import write_json, write_text
 from data.locate import sha256_file
-from pipeline.config import diff_configs, dump_toml, get_key, load_config, without_display_keys
+from pipeline.config import (
+    diff_configs,
+    dump_toml,
+    get_key,
+    load_config,
+    other_tasks_keys,
+    without_display_keys,
+)
 from pipeline.errors import PipelineError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -131,9 +138,11 @@ class RunDir:
     ) -> str:
         """Hash of the config tables a stage reads, the seed and the output checksums of earlier stages.
 
-        `exclude` drops dotted keys of those tables that the stage does not read; `include` adds single
+        `exclude` drops dotted keys of those tables that the stage does not read (and keys only other tasks
+        read, config.TASK_ONLY_KEYS, are always dropped); `include` adds single
         dotted keys of other tables that it does; `extra` adds other inputs (e.g. a vector file's identity)."""
         parts: dict[str, Any] = {}
+        exclude = {*exclude, *other_tasks_keys(self.config["task"])}
         for table in tables:
             values = without_display_keys(table, self.config[table])
             parts[table] = {k: v for k, v in values.items() if f"{table}.{k}" not in exclude}
