@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from data.atomic import write_json, write_with
+from models.saving import load_model
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
@@ -107,7 +108,7 @@ def fit(
         checkpoints.mkdir(parents=True)
         state = new_state(key, monitor)
     else:
-        model = keras.saving.load_model(checkpoints / "last.keras", safe_mode=True)
+        model = load_model(checkpoints / "last.keras")
         print(f"resuming training of {run_path} after epoch {state['epoch']}")
     checkpoint = ResumableCheckpoint(checkpoints, patience, max_seconds, state, monitor)
     done = (patience and state["wait"] >= patience) or (max_seconds and state["train_seconds"] >= max_seconds)

@@ -189,15 +189,3 @@ def test_out_of_range_setting_is_a_one_line_error(tmp_path: Path, setting: str, 
     config = write_config(tmp_path / "c.toml", data, **tables)
     result = invoke("run", "--config", config, "--name", tmp_path / "run", "--set", setting)
     assert_one_line_error(result, setting.split("=")[0])
-
-
-def test_stage_not_implemented(tmp_path: Path) -> None:
-    pairs = tmp_path / "pairs.tsv"
-    pairs.write_text("".join(f"sentence {i}.\tfrase {i}.\n" for i in range(20)), encoding="utf-8")
-    config = write_config(tmp_path / "c.toml", pairs)
-    overrides = ("--set", 'task="translation"', "--set", 'model.kind="gru"', "--set", "train.epochs=1")
-    for stage in ("prepare", "featurize", "train"):
-        result = invoke(stage, "--config", config, "--name", tmp_path / "run", *overrides)
-        assert result.exit_code == 0, result
-    result = invoke("evaluate", "--config", config, "--name", tmp_path / "run", *overrides)
-    assert_one_line_error(result, "task 'translation': stage 'evaluate' is not implemented yet")

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from data.atomic import write_json
 from features.lm_windows import make_windows
 from features.ngram import KneserNeyLM, UnigramLM, perplexity
+from models.saving import load_model
 from pipeline.language_model.featurize import feature_info, load_stream
 from pipeline.language_model.prepare import split_names
 from pipeline.rundir import RunDir
@@ -97,7 +98,7 @@ def evaluate(run: RunDir, force: bool = False) -> dict:
     stride = cfg["eval"]["stride"] or max(1, length // 2)
     stride = min(stride, length)
     order = cfg["eval"]["ngram_order"] or (5 if char_level else 3)
-    model = keras.saving.load_model(run.path / "model.keras", safe_mode=True)
+    model = load_model(run.path / "model.keras")
     train_stream = load_stream(run, "train")
     vocabulary_size = info["vocabulary_size"]
     kneser_ney = KneserNeyLM(order).fit(train_stream, vocabulary_size)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 import sys
 
-import keras
-
 from features.vocabulary import END, END_ID, RESERVED, UNK_ID, Vocabulary
 from models.decoding import generate
 from models.language_models import make_stepper
+from models.saving import load_model
 from pipeline.errors import PipelineError
 from pipeline.language_model.featurize import feature_info, tokenize
 from pipeline.rundir import RunDir
@@ -37,7 +36,7 @@ class LanguageModel:
         self.run = run
         self.info = feature_info(run)
         self.vocab = Vocabulary.load(run.path / "features" / "vocab.json")
-        self.model = keras.saving.load_model(run.path / "model.keras", safe_mode=True)
+        self.model = load_model(run.path / "model.keras")
         self.char_level = self.info["tokenizer"] == "char"
         self._stepper = None
 

@@ -12,6 +12,7 @@ import numpy as np
 from data.atomic import write_json, write_text
 from features.labels import LabelEncoder
 from features.sparse import SparseVectorizer
+from models.saving import load_model
 from pipeline.evaluation import class_probabilities, classification_metrics
 from pipeline.plots import plot_confusion_matrix
 from pipeline.rundir import RunDir
@@ -32,7 +33,7 @@ def evaluate(run: RunDir, force: bool = False) -> dict:
     started = time.time()
     cfg = run.config["eval"]
     classes = LabelEncoder.load(run.path / "prepare" / "labels.json").classes
-    model = keras.saving.load_model(run.path / "model.keras", safe_mode=True)
+    model = load_model(run.path / "model.keras")
     results, probabilities = {}, {}
     for split in ("valid", "test"):
         x, y = load_features(run, split)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-import keras
 import numpy as np
 import pandas as pd
 
@@ -13,6 +12,7 @@ from features.labels import LabelEncoder
 from features.sequences import encode_texts
 from features.sparse import SparseVectorizer
 from features.vocabulary import Vocabulary
+from models.saving import load_model
 from pipeline.errors import PipelineError
 from pipeline.evaluation import class_probabilities
 from pipeline.rundir import RunDir
@@ -34,7 +34,7 @@ class SentimentClassifier:
         else:
             self.vocab = Vocabulary.load(features / "vocab.json")
             self.vectorizer = None
-        self.model = keras.saving.load_model(run.path / "model.keras", safe_mode=True)
+        self.model = load_model(run.path / "model.keras")
         self.max_chars = run.config["data"]["max_chars"]
 
     @property

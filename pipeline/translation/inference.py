@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -14,6 +13,7 @@ from features.sequences import pad_ids
 from features.translation_text import detokenize, normalize_sentence
 from features.vocabulary import END_ID, UNK, UNK_ID, Vocabulary
 from models.layers.transformer_cross_decoder import TransformerCrossDecoder
+from models.saving import load_model
 from models.seq2seq_decoding import Seq2SeqStepper, translate_ids
 from models.transformer_translator import TransformerTranslatorStepper
 from pipeline.errors import PipelineError
@@ -47,7 +47,7 @@ class Translator:
         self.target_vocab = Vocabulary.load(features / "target_vocab.json")
         self.lowercase = bool(self.source_vocab.settings.get("lowercase", True))
         self.max_length = int(self.info["sequence_length"])
-        self.model = keras.saving.load_model(run.path / "model.keras", safe_mode=True)
+        self.model = load_model(run.path / "model.keras")
         self.transformer = any(isinstance(layer, TransformerCrossDecoder) for layer in self.model.layers)
         self._steppers: dict[bool, Seq2SeqStepper | TransformerTranslatorStepper] = {}
 
