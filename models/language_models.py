@@ -288,7 +288,7 @@ class LanguageModelStepper(keras.Model):
 class TransformerStepper(LanguageModelStepper):
     """Incremental decoding of a Transformer language model with one key/value cache per decoder.
 
-    Each cache is a fixed-size (batch, 2, sequence_length, num_heads, head_dim) tensor; a step embeds
+    Each cache is a fixed-size (batch, num_heads, sequence_length, 2 * head_dim) tensor; a step embeds
     the new token(s) at their positions, writes their keys and values into every cache at `index`
     (`ops.slice_update`) and attends over the cached positions <= its own, so a step costs attention
     over the cache instead of a pass over the whole prefix. The prompt is read in one call, right-padded

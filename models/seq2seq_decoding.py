@@ -14,7 +14,8 @@ import keras
 import numpy as np
 from keras import ops
 
-PAD_ID, START_ID, END_ID = 0, 2, 3
+from models.greedy_loop import END_ID, PAD_ID, START_ID, decode_greedy_compiled
+
 NEVER_OUTPUT = [PAD_ID, START_ID]  # ids a decoder never emits (their log-probabilities are set to -inf)
 
 
@@ -77,6 +78,12 @@ class Seq2SeqStepper(keras.Model):
             "weights": weights,
         }
 
+    def start(self, source_ids, length: int | None = None):
+        """`encode` inside a graph (for `models.greedy_loop`): (encoder outputs, source mask, states tuple).
+        `length` (steps to come) is not needed: recurrent states do not grow."""
+        outputs = [ops.copy(output) for output in self.encoder(source_ids)]  # copies carry no Keras mask
+        return outputs[0], ops.not_equal(source_ids, PAD_ID), tuple(outputs[1:])
+
     def encode(self, source_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
         outputs = self.encoder.predict_on_batch(np.asarray(source_ids, dtype="int32"))
         return outputs[0], np.asarray(source_ids) != 0, list(outputs[1:])
@@ -118,15 +125,25 @@ def translate_ids(
     beam: int = 1,
     alpha: float = 0.6,
     min_length: int = 0,
+    compiled: bool = True,
 ) -> list[Translation]:
     """Decode a batch of padded source id rows; greedy when `beam == 1`, else beam search of that width
     whose finished hypotheses are ranked by log-probability / `length_penalty(length, alpha)`. `<end>` is
-    not allowed before `min_length` tokens (`min_length == max_length` forces that length: speed tests)."""
+    not allowed before `min_length` tokens (`min_length == max_length` forces that length: speed tests).
+    Greedy decoding runs as one compiled loop (`models.greedy_loop`); `compiled=False` steps from Python
+    (same tokens; one `predict_on_batch` per step)."""
     if beam < 1:
         raise ValueError(f"`beam` must be at least 1, got {beam}")
     if max_length < 1:
         raise ValueError(f"`max_length` must be at least 1, got {max_length}")
     source_ids = np.asarray(source_ids, dtype="int32")
+    if beam == 1 and compiled:
+        return [
+            Translation(ids, log_prob, attention)
+            for ids, log_prob, attention in decode_greedy_compiled(
+                stepper, source_ids, max_length, min_length
+            )
+        ]
     encoded, source_mask, states = stepper.encode(source_ids)
     if beam == 1:
         return _greedy(stepper, encoded, source_mask, states, max_length, min_length)

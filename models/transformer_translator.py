@@ -6,9 +6,11 @@ never attended); `layers` `TransformerCrossDecoder` blocks over `<start>` + the 
 cross-attention to the real source positions); a final layer norm; float32 logits. Inputs and output as for
 `models.seq2seq.build_seq2seq`.
 
-`TransformerTranslatorStepper` runs the encoder once per batch, precomputes each block's cross keys/values,
-then decodes one position per step against self-attention caches (`use_cache=True`), or reruns the decoder on
-the whole prefix at every step (`use_cache=False`): both give the same log-probabilities.
+`TransformerTranslatorStepper` runs the encoder once per batch. With `use_cache=True` it precomputes each
+block's cross-attention keys/values and decodes one position per step against self-attention key/value caches;
+with `use_cache=False` it keeps no key/value cache of either kind (as `use_cache=False` means in other
+libraries): every step reruns the decoder on the whole prefix and projects the encoder's keys/values again.
+Both give the same log-probabilities.
 """
 
 from __future__ import annotations
@@ -76,12 +78,14 @@ class TransformerTranslatorStepper(keras.Model):
     """Step-by-step decoding of a translator from `build_transformer_translator` (the same interface as
     `models.seq2seq_decoding.Seq2SeqStepper`, so `translate_ids` drives either).
 
-    `encode(source_ids)` -> (cross caches, source mask, states) where states are the self-attention caches
-    (one per block, (batch, 2, max_length, heads, head_dim)) and the positions (batch,) already decoded.
+    `encode(source_ids)` -> (cross caches, or `[encoder outputs]` without caches, source mask, states) where
+    states are the self-attention caches
+    (one per block, (batch, heads, max_length, 2 * head_dim)) and the positions (batch,) already decoded.
     `step` feeds one token per row and returns log-probabilities, the new states and the cross-attention
     weights (batch, layers, heads, source). With `use_cache=False`, each step reruns the decoder on the
-    whole prefix (kept in the states, padded to a power-of-two bucket) instead: slower, same numbers. Both
-    reuse the encoder's output, so the comparison isolates the decoder's key/value caches.
+    whole prefix (kept in the states, padded to a power-of-two bucket) and projects the cross-attention
+    keys/values from the encoder's output again: slower, same numbers. Both run the encoder once, so the
+    comparison isolates the key/value caches.
     """
 
     def __init__(self, model: keras.Model, use_cache: bool = True, **kwargs) -> None:
@@ -100,7 +104,7 @@ class TransformerTranslatorStepper(keras.Model):
         self.built = True
 
     def call(self, inputs: dict) -> dict:
-        cross_caches, source_mask = inputs["encoded"], inputs["source_mask"]
+        encoded, source_mask = inputs["encoded"], inputs["source_mask"]
         positions = ops.cast(inputs["states"][-1], "int32")
         index = positions[0]
         if self.use_cache:
@@ -112,7 +116,7 @@ class TransformerTranslatorStepper(keras.Model):
             )
             caches = []
             weights = []
-            for decoder, cache, cross in zip(self.decoders, inputs["states"][:-1], cross_caches, strict=True):
+            for decoder, cache, cross in zip(self.decoders, inputs["states"][:-1], encoded, strict=True):
                 x, cache, attention = decoder(
                     x,
                     cache=cache,
@@ -134,8 +138,10 @@ class TransformerTranslatorStepper(keras.Model):
             )
             x = self.target_embedding(prefix)
             weights = []
-            for decoder, cross in zip(self.decoders, cross_caches, strict=True):
-                x, attention = decoder(x, cross_cache=cross, encoder_mask=source_mask, return_attention=True)
+            for decoder in self.decoders:  # no cross cache: keys/values projected from the encoder again
+                x, attention = decoder(
+                    x, encoder_outputs=encoded[0], encoder_mask=source_mask, return_attention=True
+                )
                 weights.append(ops.take(attention, index, axis=2))
             last = ops.take(x, index, axis=1)
             new_states = (prefix, positions + 1)
@@ -146,10 +152,32 @@ class TransformerTranslatorStepper(keras.Model):
             "weights": ops.stack(weights, axis=1),
         }
 
+    def start(self, source_ids, length: int | None = None):
+        """`encode` inside a graph (for `models.greedy_loop`): (cross caches, source mask, states tuple), with
+        caches (or the uncached prefix) of `length` positions (default: the position table), fixed shapes
+        for a compiled loop of at most `length` steps."""
+        length = self.max_length if length is None else length
+        if not 1 <= length <= self.max_length:
+            raise ValueError(f"the decoder's position table holds {self.max_length} positions, not {length}")
+        encoded = self.encoder(source_ids)
+        if self.use_cache:
+            cross = tuple(decoder.cross_cache(encoded) for decoder in self.decoders)
+        else:
+            cross = (ops.copy(encoded),)  # a copy carries no Keras mask
+        batch = ops.shape(source_ids)[0]
+        if self.use_cache:
+            states = [decoder.empty_cache(batch, length) for decoder in self.decoders]
+        else:
+            states = [ops.zeros((batch, length), "int32")]
+        return cross, ops.not_equal(source_ids, 0), (*states, ops.zeros((batch,), "int32"))
+
     def encode(self, source_ids: np.ndarray):
         source_ids = np.asarray(source_ids, dtype="int32")
         encoded = self.encoder.predict_on_batch(source_ids)
-        cross = [keras.ops.convert_to_numpy(decoder.cross_cache(encoded)) for decoder in self.decoders]
+        if self.use_cache:
+            cross = [keras.ops.convert_to_numpy(decoder.cross_cache(encoded)) for decoder in self.decoders]
+        else:
+            cross = [np.asarray(encoded)]
         batch = len(source_ids)
         positions = np.zeros(batch, dtype="int32")
         if self.use_cache:

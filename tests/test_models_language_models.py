@@ -216,14 +216,14 @@ def test_decoder_cached_steps_equal_full_sequence(normalize_first):
     vectors = np.random.default_rng(1).normal(size=(2, 12, 16)).astype("float32")
     full = _numpy(decoder(vectors))
     cache = decoder.empty_cache(batch_size=2, max_length=16)
-    assert tuple(cache.shape) == (2, 2, 16, 4, 4)
+    assert tuple(cache.shape) == (2, 4, 16, 8)
     outputs, cache = decoder(vectors[:, :5], cache=cache, cache_index=0)  # a prompt in one call
     pieces = [_numpy(outputs)]
     for position in range(5, 12):
         outputs, cache = decoder(vectors[:, position : position + 1], cache=cache, cache_index=position)
         pieces.append(_numpy(outputs))
     np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, atol=1e-5)
-    assert tuple(cache.shape) == (2, 2, 16, 4, 4)  # fixed size
+    assert tuple(cache.shape) == (2, 4, 16, 8)  # fixed size
     np.testing.assert_array_equal(_numpy(cache)[:, :, 12:], 0.0)  # positions not reached stay empty
 
 

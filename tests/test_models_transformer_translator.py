@@ -64,9 +64,13 @@ def test_steps_reproduce_the_full_model(use_cache: bool) -> None:
 
 def test_cached_and_uncached_decoding_give_the_same_translations() -> None:
     model = _model()
-    for beam in (1, 3):
-        cached = translate_ids(TransformerTranslatorStepper(model, True), SOURCE, 10, beam=beam)
-        uncached = translate_ids(TransformerTranslatorStepper(model, False), SOURCE, 10, beam=beam)
+    for beam, compiled in ((1, True), (1, False), (3, False)):
+        cached = translate_ids(
+            TransformerTranslatorStepper(model, True), SOURCE, 10, beam=beam, compiled=compiled
+        )
+        uncached = translate_ids(
+            TransformerTranslatorStepper(model, False), SOURCE, 10, beam=beam, compiled=compiled
+        )
         assert [t.ids for t in cached] == [t.ids for t in uncached]
         for row, (a, b) in enumerate(zip(cached, uncached, strict=True)):
             np.testing.assert_allclose(a.attention, b.attention, atol=1e-5)

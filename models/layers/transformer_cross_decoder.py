@@ -15,7 +15,7 @@ class TransformerCrossDecoder(TransformerDecoder):
 
     Each query position attends to every real source position (`encoder_mask`, True = real token; padding
     gets no weight). Incremental decoding carries two caches: the self-attention cache of
-    `TransformerDecoder` and a cross cache (batch, 2, source, num_heads, head_dim) holding the projected
+    `TransformerDecoder` and a cross cache (batch, 2, num_heads, source, head_dim) holding the projected
     encoder keys and values, computed once (`cross_cache(encoder_outputs)`) instead of at every step. With
     `return_attention`, the cross-attention weights (batch, num_heads, queries, source) come back too.
 
@@ -54,7 +54,7 @@ class TransformerCrossDecoder(TransformerDecoder):
         self.cross_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
 
     def cross_cache(self, encoder_outputs):
-        """The projected encoder keys and values (batch, 2, source, num_heads, head_dim), for `cross_cache=`."""
+        """The projected encoder keys and values (batch, 2, num_heads, source, head_dim), for `cross_cache=`."""
         key = self._split_heads(self.cross_key_dense(encoder_outputs))
         value = self._split_heads(self.cross_value_dense(encoder_outputs))
         return ops.stack((key, value), axis=1)
@@ -92,7 +92,7 @@ class TransformerCrossDecoder(TransformerDecoder):
         key = ops.cast(cross_cache[:, 0], self.compute_dtype)
         value = ops.cast(cross_cache[:, 1], self.compute_dtype)
         if encoder_mask is None:
-            allowed = ops.ones((1, 1, ops.shape(key)[1]), dtype="bool")
+            allowed = ops.ones((1, 1, ops.shape(key)[2]), dtype="bool")
         else:
             allowed = ops.expand_dims(ops.cast(encoder_mask, "bool"), 1)  # (batch, 1, source)
         attended, weights = self._attend(query, key, value, allowed, training, return_weights=True)

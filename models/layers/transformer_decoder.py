@@ -120,7 +120,8 @@ class TransformerDecoder(keras.layers.Layer):
         super().build(inputs_shape)
 
     def empty_cache(self, batch_size: int, max_length: int):
-        """A zero key/value cache (batch_size, 2, max_length, num_heads, head_dim): keys at [:, 0].
+        """A zero key/value cache (batch_size, num_heads, max_length, 2 * head_dim): each position's key in
+        the first `head_dim` features of the last axis, its value in the last `head_dim`.
 
         Args:
             batch_size: rows generated together.
@@ -131,23 +132,39 @@ class TransformerDecoder(keras.layers.Layer):
         """
         if not self.built:
             raise ValueError("build or call the layer before asking for its cache (head_dim is unknown)")
-        return ops.zeros((batch_size, 2, max_length, self.num_heads, self.head_dim), dtype=self.compute_dtype)
+        return ops.zeros(
+            (batch_size, self.num_heads, max_length, 2 * self.head_dim), dtype=self.compute_dtype
+        )
 
     def _split_heads(self, vectors):
-        """(batch, length, hidden) -> (batch, length, num_heads, head_dim)."""
+        """(batch, length, hidden) -> (batch, num_heads, length, head_dim): head-major, so attention over a
+        cache of that layout is a plain batched matmul (no per-step transpose of the whole cache)."""
         shape = ops.shape(vectors)
-        return ops.reshape(vectors, (shape[0], shape[1], self.num_heads, self.head_dim))
+        split = ops.reshape(vectors, (shape[0], shape[1], self.num_heads, self.head_dim))
+        return ops.transpose(split, (0, 2, 1, 3))
 
-    def _attend(self, query, key, value, allowed, training, return_weights: bool = False):
+    def _attend(
+        self, query, key, value, allowed, training, return_weights: bool = False, packed: bool = False
+    ):
         """Scaled dot-product attention; `allowed` (batch or 1, queries, keys) is True where a query may
-        look at a key. Returns (batch, queries, hidden) [and the float32 weights (batch, heads, q, k)]."""
-        scores = ops.einsum("bqhd,bkhd->bhqk", query, key)
+        look at a key. Returns (batch, queries, hidden) [and the float32 weights (batch, heads, q, k)].
+
+        `packed`: `key` is a cache holding keys and values side by side on its last axis (`empty_cache`)
+        and `value` is ignored. The query is padded with zeros so it scores against the keys only, and the
+        values are the second half of the weighted sum: no slice of the whole cache is copied per step."""
+        if packed:
+            query = ops.concatenate((query, ops.zeros_like(query)), axis=-1)
+            value = key
+        scores = ops.einsum("bhqd,bhkd->bhqk", query, key)
         scores = ops.cast(scores, "float32") * (1.0 / math.sqrt(self.head_dim))
         scores = ops.where(ops.expand_dims(allowed, axis=1), scores, _MASKED_SCORE)
         probabilities = ops.softmax(scores, axis=-1)
         weights = ops.cast(probabilities, self.compute_dtype)
         weights = self.attention_weights_dropout(weights, training=training)
-        attended = ops.einsum("bhqk,bkhd->bqhd", weights, value)
+        attended = ops.einsum("bhqk,bhkd->bhqd", weights, value)
+        if packed:
+            attended = attended[..., self.head_dim :]
+        attended = ops.transpose(attended, (0, 2, 1, 3))
         shape = ops.shape(attended)
         attended = ops.reshape(attended, (shape[0], shape[1], self.hidden_dim))
         return (attended, probabilities) if return_weights else attended
@@ -159,7 +176,7 @@ class TransformerDecoder(keras.layers.Layer):
             inputs: the vectors of the sequence (no cache) or of the new positions (with a cache).
             padding_mask: (batch, length) booleans, `True` at real tokens; defaults to the Keras mask.
                 Only for full-sequence calls: a cached call assumes no padding among cached positions.
-            cache: optional (batch, 2, max_length, num_heads, head_dim) keys and values of the earlier
+            cache: optional (batch, num_heads, max_length, 2 * head_dim) keys and values of the earlier
                 positions (see `empty_cache`).
             cache_index: with a cache, the position of the first row of `inputs` (an int or int scalar
                 tensor); positions >= cache_index + length are ignored whatever the cache holds there.
@@ -197,12 +214,9 @@ class TransformerDecoder(keras.layers.Layer):
         else:
             cache_index = ops.cast(cache_index, "int32")
             zero = ops.zeros((), "int32")
-            update = ops.stack((key, value), axis=1)  # (batch, 2, length, heads, head_dim)
-            cache = ops.slice_update(
-                cache, (zero, zero, cache_index, zero, zero), ops.cast(update, cache.dtype)
-            )
-            key = ops.cast(cache[:, 0], self.compute_dtype)
-            value = ops.cast(cache[:, 1], self.compute_dtype)
+            update = ops.concatenate((key, value), axis=-1)  # (batch, heads, length, 2 * head_dim)
+            cache = ops.slice_update(cache, (zero, zero, cache_index, zero), ops.cast(update, cache.dtype))
+            key = value = ops.cast(cache, self.compute_dtype)
             query_positions = cache_index + ops.arange(length, dtype="int32")
             key_positions = ops.arange(ops.shape(cache)[2], dtype="int32")
         # (1, queries, keys): causal, plus (batch, 1, keys) real keys on full-sequence calls.
@@ -212,7 +226,8 @@ class TransformerDecoder(keras.layers.Layer):
         if cache is None and padding_mask is not None:
             allowed = ops.logical_and(allowed, ops.expand_dims(ops.cast(padding_mask, "bool"), 1))
 
-        x = self.attention_output_dense(self._attend(query, key, value, allowed, training))
+        attended = self._attend(query, key, value, allowed, training, packed=cache is not None)
+        x = self.attention_output_dense(attended)
         x = residual + self.attention_dropout(x, training=training)
         if not self.normalize_first:
             x = self.attention_norm(x)
