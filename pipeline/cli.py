@@ -139,14 +139,39 @@ def train(config_path, overrides, name, force):
 @cli.command()
 @_config_options
 @click.option("--run", "run_path", type=click.Path(), default=None, help="Evaluate this run directory.")
-def evaluate(config_path, overrides, name, force, run_path):
+@click.option(
+    "--pairs",
+    "pairs_path",
+    type=click.Path(),
+    default=None,
+    help="Translation: score --run's model on these sentence pairs instead (the run is left untouched).",
+)
+@click.option(
+    "--beam", type=int, default=None, help="With --pairs: beam width (default: the run's eval.beam)."
+)
+@click.option(
+    "--output", "output_path", type=click.Path(), default=None, help="With --pairs: figures as JSON."
+)
+def evaluate(config_path, overrides, name, force, run_path, pairs_path, beam, output_path):
     """Score the test split (and valid): metrics.json, report.md, confusion.png.
 
     \b
     Examples:
       python -m pipeline evaluate --config configs/sentiment-tfidf.toml
       python -m pipeline evaluate --run runs/sentiment-tfidf
+      python -m pipeline evaluate --run runs/translate-transformer --pairs heldout.tsv --output heldout.json
     """
+    if pairs_path is None and (beam is not None or output_path is not None):
+        raise PipelineError("--beam and --output go with --pairs")
+    if pairs_path is not None:
+        from pipeline.rundir import RunDir  # noqa: PLC0415
+        from pipeline.translation.evaluate_pairs import evaluate_pairs  # noqa: PLC0415
+
+        if not run_path:
+            raise PipelineError("--pairs scores a trained run: give --run runs/NAME")
+        run = RunDir.open_existing(run_path)
+        evaluate_pairs(run, Path(pairs_path), beam, Path(output_path) if output_path else None)
+        return
     if run_path:
         from pipeline.rundir import RunDir  # noqa: PLC0415
         from pipeline.tasks import stage_function  # noqa: PLC0415

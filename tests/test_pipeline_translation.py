@@ -213,3 +213,47 @@ def test_transformer_translates_the_same_with_and_without_cache(
         invoke("translate", "--run", transformer_run, sentences[0], "--plot-attention", one, "--head", 5),
         "--head must be from 0 to 1",
     )
+
+
+def test_evaluate_on_a_pairs_file_of_ones_own(translation_run: Path, tmp_path: Path) -> None:
+    import pandas as pd  # noqa: PLC0415
+
+    metrics_before = (translation_run / "metrics.json").read_bytes()
+    trained = set(pd.read_parquet(translation_run / "prepare" / "train.parquet")["source"])
+    rng = random.Random(5)
+    lines, sources = [], set()
+    for index in range(40):
+        words = [rng.choice(list(WORDS)) for _ in range(rng.randint(3, 8))]
+        english = f"{' '.join(words).capitalize()}."
+        spanish = f"{' '.join(WORDS[w] for w in words).capitalize()}."
+        lines.append(f"{english}\t{spanish}\tCC-BY 2.0 (France) Attribution: tatoeba.org #{index}\n")
+        sources.add(english.lower())
+    lines.append(lines[0].split("\t")[0] + "\tOtra traducción.\n")  # a second reference for one source
+    pairs = tmp_path / "heldout.tsv"
+    pairs.write_text("".join(lines), encoding="utf-8")
+    output = tmp_path / "heldout.json"
+    result = invoke("evaluate", "--run", translation_run, "--pairs", pairs, "--output", output, "--beam", 2)
+    assert result.exit_code == 0, result
+    figures = json.loads(output.read_text())
+    assert figures["pairs"] == 41 and figures["sources"] == 40 and figures["beam"] == 2
+    assert figures["bleu"] > 60 and figures["bleu"] >= figures["bleu_single_ref"], figures
+    assert figures["sources_seen_in_training"] == len({s for s in sources if s in trained})
+    assert f"BLEU {figures['bleu']:.2f}" in result.stdout
+    assert (translation_run / "metrics.json").read_bytes() == metrics_before
+
+
+def test_bad_evaluate_pairs_requests(translation_run: Path, tmp_path: Path, tfidf_run: Path) -> None:
+    empty = tmp_path / "empty.tsv"
+    empty.write_bytes(b"")
+    assert_one_line_error(invoke("evaluate", "--run", translation_run, "--pairs", empty), "empty.tsv")
+    one_side = tmp_path / "one_side.tsv"
+    one_side.write_text("we are eating bread\t\n", encoding="utf-8")
+    assert_one_line_error(
+        invoke("evaluate", "--run", translation_run, "--pairs", one_side), "one_side.tsv", "no sentence pairs"
+    )
+    assert_one_line_error(invoke("evaluate", "--run", tfidf_run, "--pairs", one_side), "sentiment run")
+    assert_one_line_error(invoke("evaluate", "--pairs", one_side), "--run")
+    assert_one_line_error(invoke("evaluate", "--run", translation_run, "--output", "x.json"), "--pairs")
+    assert_one_line_error(
+        invoke("evaluate", "--run", translation_run, "--pairs", tmp_path / "nope.tsv"), "no such"
+    )

@@ -82,6 +82,16 @@ def clean_pairs(frame: pd.DataFrame, where: str, max_chars: int) -> tuple[pd.Dat
     return kept, {"nan_text": int(missing.sum()), "empty_text": int(empty.sum())}
 
 
+def oriented_pairs(frame: pd.DataFrame, reverse: bool) -> pd.DataFrame:
+    """`source`, `target` (both normalised) and `reference` (the raw target, trimmed) from the file's
+    `first` and `second` columns; `reverse` translates the second into the first."""
+    first = frame["first"].map(normalize_sentence)
+    second = frame["second"].map(normalize_sentence)
+    if reverse:
+        return pd.DataFrame({"source": second, "target": first, "reference": frame["first"].str.strip()})
+    return pd.DataFrame({"source": first, "target": second, "reference": frame["second"].str.strip()})
+
+
 def grouped_split(groups: pd.Series, valid_fraction: float, test_fraction: float, seed: int) -> pd.Series:
     """The split name of each row, whole groups at a time, in a seeded random group order: valid first,
     then test, until each holds its fraction of the rows; the rest trains."""
@@ -118,13 +128,8 @@ def prepare(run: RunDir, force: bool = False) -> None:
     frame, skipped = clean_pairs(frame, where, data["max_chars"])
     if frame.empty:
         raise PipelineError(f"{where}: no sentence pairs with text on both sides")
-    first = frame["first"].map(normalize_sentence)
-    second = frame["second"].map(normalize_sentence)
-    pairs = pd.DataFrame(
-        {"source": second, "target": first, "reference": frame["first"].str.strip()}
-        if data["reverse"]
-        else {"source": first, "target": second, "reference": frame["second"].str.strip()}
-    )
+    pairs = oriented_pairs(frame, data["reverse"])
+    first = pairs["target"] if data["reverse"] else pairs["source"]
     split = grouped_split(first, data["valid_fraction"], data["test_fraction"], cfg["seed"])
     parts = {name: pairs[split == name] for name in SPLITS}
     if parts["train"].empty:
