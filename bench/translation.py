@@ -3,8 +3,8 @@
 Per model: test BLEU (multi-reference), single-reference BLEU, chrF and BLEU by source length (from the run's
 metrics.json), parameters and training time; decoding speed in sentences/second, greedy and beam 4, on the
 first 512 distinct test sources (medians of 3 after a warm-up); for the Transformer, cached against uncached
-decoding at a forced output length of 50 tokens and at natural lengths, with a check that both give the same
-outputs. Quality figures are single seeded runs. Runs go to runs/<config stem> and are reused when up to date.
+decoding (`bench.transformer_cache_speed`). Quality figures are single seeded runs. Runs go to
+runs/<config stem> and are reused when up to date.
 Usage: python -m bench.translation [--only translate-additive ...] [--retrain]
 """
 
@@ -22,12 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.transformer_cache_speed import cache_report_lines, cache_speedups
+
 CONFIGS = ["translate-seq2seq", "translate-additive", "translate-dot", "translate-transformer"]
 REPORT = Path("reports/translation.md")
 RESULTS = Path("reports/translation.json")
 LOGS = Path("reports/logs")
 SPEED_SENTENCES = 512
-FORCED_LENGTH = 50
 EXAMPLE = "we are eating bread"
 
 
@@ -70,7 +71,6 @@ def _median_seconds(function, repeats: int = 3) -> tuple[float, object]:
 
 
 def decoding_speed(run: str) -> dict:
-    from models.seq2seq_decoding import translate_ids  # noqa: PLC0415
     from pipeline import load_run  # noqa: PLC0415
     from pipeline.translation.featurize import read_pairs_split  # noqa: PLC0415
 
@@ -85,24 +85,7 @@ def decoding_speed(run: str) -> dict:
     example = translator.translate([EXAMPLE], beam=4)[0]
     out["example"] = example.text
     if translator.transformer:
-        from features.sequences import pad_ids  # noqa: PLC0415
-
-        ids = [translator.encode(s)[1] for s in sources[:64]]
-        batch = pad_ids(ids, max(len(i) for i in ids))
-        forced = min(FORCED_LENGTH, translator.stepper().max_length - 1)  # the position table bounds it
-        for label, min_length in (("forced", forced), ("natural", 0)):
-            timings, outputs = {}, {}
-            for use_cache in (True, False):
-                stepper = translator.stepper(use_cache)
-                seconds, result = _median_seconds(
-                    lambda s=stepper, m=min_length: translate_ids(s, batch, forced, 1, 0.6, m)
-                )
-                timings[use_cache], outputs[use_cache] = seconds, [t.ids for t in result]
-            out[f"{label}_cached_s"] = timings[True]
-            out[f"{label}_uncached_s"] = timings[False]
-            out[f"{label}_speedup"] = timings[False] / timings[True]
-            out[f"{label}_same_outputs"] = outputs[True] == outputs[False]
-        out["forced_length"] = forced
+        out["cache"] = cache_speedups(translator, sources)
     return out
 
 
@@ -110,14 +93,14 @@ def write_report(results: dict) -> None:
     lines = [
         "# Translation benchmark",
         "",
-        f"Command: `{('python -m bench.translation ' + results.get('arguments', '')).strip()}` (all configs: "
-        f"`make bench-translation`), {results['date']}, {results['machine']}. English -> Spanish, Tatoeba test "
+        f"Command: `make bench-translation` (= `python -m bench.translation`; the last column gives each row's own "
+        f"command and date), {results['machine']}. English -> Spanish, Tatoeba test "
         "split (grouped by English sentence), sacrebleu cased and detokenised. Single seeded runs; speeds are "
         "medians of 3.",
         "",
         "| config | BLEU | single-ref BLEU | chrF | BLEU 1-4 / 5-8 / 9-12 / 13+ | parameters | train s | "
-        'sentences/s greedy / beam 4 | "we are eating bread" |',
-        "|---|---|---|---|---|---|---|---|---|",
+        'sentences/s greedy / beam 4 | "we are eating bread" | measured by |',
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, row in results["runs"].items():
         m, t, s = row["metrics"], row["train"], row.get("speed", {})
@@ -125,19 +108,12 @@ def write_report(results: dict) -> None:
         lines.append(
             f"| {name} | {m['bleu']:.2f} | {m['bleu_single_ref']:.2f} | {m['chrf']:.2f} | {buckets} | "
             f"{t['parameters']:,} | {t['train_seconds']:.0f} | {s.get('beam1_sentences_per_second', 0):.1f} / "
-            f"{s.get('beam4_sentences_per_second', 0):.1f} | {s.get('example', '-')} |"
+            f"{s.get('beam4_sentences_per_second', 0):.1f} | {s.get('example', '-')} | "
+            f"`{row.get('command', '-')}` {row.get('measured', '')} |"
         )
-    transformer = results["runs"].get("translate-transformer", {}).get("speed", {})
-    if "forced_speedup" in transformer:
-        lines += [
-            "",
-            f"Transformer decoding, 64 sentences, greedy: forced length {transformer['forced_length']} tokens: cached "
-            f"{transformer['forced_cached_s']:.2f} s vs uncached {transformer['forced_uncached_s']:.2f} s "
-            f"({transformer['forced_speedup']:.1f}x, same outputs: {transformer['forced_same_outputs']}); natural "
-            f"lengths: {transformer['natural_cached_s']:.2f} s vs {transformer['natural_uncached_s']:.2f} s "
-            f"({transformer['natural_speedup']:.1f}x, same outputs: {transformer['natural_same_outputs']}). Both reuse "
-            "the encoder's output; uncached reruns the decoder on the prefix padded to a power of two.",
-        ]
+    cache = results["runs"].get("translate-transformer", {}).get("speed", {}).get("cache")
+    if cache:
+        lines += ["", *cache_report_lines(cache)]
     REPORT.write_text("\n".join(lines) + "\n")
     print(f"wrote {REPORT}")
 
@@ -149,14 +125,14 @@ def main() -> None:
     args = parser.parse_args()
     LOGS.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": {}}
-    results["date"] = time.strftime("%Y-%m-%d")
-    results["arguments"] = " ".join(sys.argv[1:])
+    command = " ".join(["python -m bench.translation", *sys.argv[1:]])
     results["machine"] = (
         f"{platform.machine()} with {os.cpu_count()} CPU cores, Python {platform.python_version()}"
     )
     for name in args.only:
         row = train_and_evaluate(name, args.retrain)
         row["speed"] = decoding_speed(row["run"])
+        row["command"], row["measured"] = command, time.strftime("%Y-%m-%d")
         results["runs"][name] = row
         RESULTS.write_text(
             json.dumps(results, indent=2, default=lambda o: o.item() if isinstance(o, np.generic) else str(o))
