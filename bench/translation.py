@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.transformer_cache_speed import cache_report_lines, cache_speedups
+from bench.transformer_cache_speed import cache_report_lines, cache_speedups, interleaved_medians
 
 CONFIGS = ["translate-seq2seq", "translate-additive", "translate-dot", "translate-transformer"]
 REPORT = Path("reports/translation.md")
@@ -60,16 +59,6 @@ def train_and_evaluate(name: str, retrain: bool) -> dict:
     }
 
 
-def _median_seconds(function, repeats: int = 3) -> tuple[float, object]:
-    function()  # warm-up: traces the compiled steps
-    times, result = [], None
-    for _ in range(repeats):
-        started = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
-
-
 def decoding_speed(run: str) -> dict:
     from pipeline import load_run  # noqa: PLC0415
     from pipeline.translation.featurize import read_pairs_split  # noqa: PLC0415
@@ -80,8 +69,10 @@ def decoding_speed(run: str) -> dict:
     )
     out: dict = {}
     for beam in (1, 4):
-        seconds, _ = _median_seconds(lambda b=beam: translator.translate(sources, beam=b, batch_size=64))
-        out[f"beam{beam}_sentences_per_second"] = len(sources) / seconds
+        seconds, _ = interleaved_medians(
+            {"translate": lambda b=beam: translator.translate(sources, beam=b, batch_size=64)}, repeats=3
+        )
+        out[f"beam{beam}_sentences_per_second"] = len(sources) / seconds["translate"]
     example = translator.translate([EXAMPLE], beam=4)[0]
     out["example"] = example.text
     if translator.transformer:

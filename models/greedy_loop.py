@@ -18,6 +18,7 @@ import numpy as np
 from keras import ops
 
 PAD_ID, START_ID, END_ID = 0, 2, 3
+NEVER_OUTPUT = [PAD_ID, START_ID]  # ids a decoder never emits (their log-probabilities are set to -inf)
 _LOOPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # stepper -> {steps: GreedyLoop}
 
 
@@ -55,7 +56,9 @@ class GreedyLoop(keras.Model):
         vocabulary = ops.shape(first["log_probs"])[-1]
         token_range = ops.arange(vocabulary, dtype="int32")
         # Barred tokens get -inf through one (1, vocabulary) row added to the log-probabilities.
-        never = ops.logical_or(ops.equal(token_range, PAD_ID), ops.equal(token_range, START_ID))
+        never = ops.any(
+            ops.equal(ops.expand_dims(token_range, 1), ops.convert_to_tensor(NEVER_OUTPUT)), axis=1
+        )
         never_or_end = ops.logical_or(never, ops.equal(token_range, END_ID))
         barred = {
             False: ops.expand_dims(ops.where(never, float("-inf"), 0.0), 0),

@@ -7,6 +7,7 @@ Importing the whole package (not a hand-kept list) means a newly registered laye
 
 from __future__ import annotations
 
+import functools
 import pkgutil
 from importlib import import_module
 from pathlib import Path
@@ -16,6 +17,7 @@ import keras
 import models
 
 
+@functools.cache
 def _import_all_models_modules() -> None:
     for module in pkgutil.walk_packages(models.__path__, prefix="models."):
         import_module(module.name)

@@ -14,9 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from models.greedy_loop import END_ID, PAD_ID, START_ID, decode_greedy_compiled
-
-NEVER_OUTPUT = [PAD_ID, START_ID]  # ids a decoder never emits (their log-probabilities are set to -inf)
+from models.greedy_loop import END_ID, NEVER_OUTPUT, PAD_ID, START_ID, decode_greedy_compiled
 
 
 class Seq2SeqStepper(keras.Model):

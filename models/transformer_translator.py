@@ -156,10 +156,20 @@ class TransformerTranslatorStepper(keras.Model):
         """`encode` inside a graph (for `models.greedy_loop`): (cross caches, source mask, states tuple), with
         caches (or the uncached prefix) of `length` positions (default: the position table), fixed shapes
         for a compiled loop of at most `length` steps."""
+        return self._decoder_inputs(self.encoder(source_ids), source_ids, length)
+
+    def encode(self, source_ids: np.ndarray):
+        """`start` for the Python step loop: the encoder through `predict_on_batch`, numpy arrays out."""
+        source_ids = np.asarray(source_ids, dtype="int32")
+        cross, mask, states = self._decoder_inputs(self.encoder.predict_on_batch(source_ids), source_ids)
+        numpy = keras.ops.convert_to_numpy
+        return [numpy(part) for part in cross], numpy(mask), [numpy(state) for state in states]
+
+    def _decoder_inputs(self, encoded, source_ids, length: int | None = None):
+        """(cross caches, or the encoder's outputs without caches; source mask; initial states)."""
         length = self.max_length if length is None else length
         if not 1 <= length <= self.max_length:
             raise ValueError(f"the decoder's position table holds {self.max_length} positions, not {length}")
-        encoded = self.encoder(source_ids)
         if self.use_cache:
             cross = tuple(decoder.cross_cache(encoded) for decoder in self.decoders)
         else:
@@ -170,24 +180,6 @@ class TransformerTranslatorStepper(keras.Model):
         else:
             states = [ops.zeros((batch, length), "int32")]
         return cross, ops.not_equal(source_ids, 0), (*states, ops.zeros((batch,), "int32"))
-
-    def encode(self, source_ids: np.ndarray):
-        source_ids = np.asarray(source_ids, dtype="int32")
-        encoded = self.encoder.predict_on_batch(source_ids)
-        if self.use_cache:
-            cross = [keras.ops.convert_to_numpy(decoder.cross_cache(encoded)) for decoder in self.decoders]
-        else:
-            cross = [np.asarray(encoded)]
-        batch = len(source_ids)
-        positions = np.zeros(batch, dtype="int32")
-        if self.use_cache:
-            states = [
-                keras.ops.convert_to_numpy(decoder.empty_cache(batch, self.max_length))
-                for decoder in self.decoders
-            ]
-        else:
-            states = [np.zeros((batch, self.max_length), dtype="int32")]
-        return cross, source_ids != 0, [*states, positions]
 
     def step(self, token_ids: np.ndarray, states, encoded, source_mask):
         """One decoder step: (log-probabilities, new states, weights (batch, layers, heads, source))."""
