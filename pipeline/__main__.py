@@ -1,8 +1,12 @@
 import os
 
-# Quiets part of TensorFlow's C++ start-up chatter (TF 2.21 still prints a few absl lines, a known TF issue);
-# set TF_CPP_MIN_LOG_LEVEL=0 yourself to see everything.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from pipeline.cli import QUIET_TF_DEFAULT
+
+# TensorFlow's C++ logging below errors stays off unless the user sets TF_CPP_MIN_LOG_LEVEL or passes --verbose;
+# what it prints regardless at start-up is filtered by pipeline.tf_startup.
+if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    os.environ[QUIET_TF_DEFAULT] = "1"
 
 from pipeline.cli import main  # noqa: E402
 

@@ -12,7 +12,7 @@ import os
 
 import click
 
-from pipeline.cli_options import data_dir_option
+from pipeline.commands.options import data_dir_option
 from pipeline.errors import PipelineError
 
 DEFAULT_VECTORS = "glove-6b-50d"

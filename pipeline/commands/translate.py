@@ -1,0 +1,89 @@
+"""`translate`: sentences, or a file of them, through a trained translator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from pipeline.errors import PipelineError
+
+
+@click.command()
+@click.option("--run", "run_path", type=click.Path(), required=True, help="A trained translation run.")
+@click.argument("sentences", nargs=-1)
+@click.option("--input", "input_path", default=None, help="A text file, one sentence per line (- = stdin).")
+@click.option(
+    "--output", "output_path", default=None, help="Write one translation per line here (- = stdout)."
+)
+@click.option("--beam", default=1, show_default=True, type=int, help="Beam width (1 = greedy).")
+@click.option("--length-penalty", default=0.6, show_default=True, type=float, help="Beam search: GNMT alpha.")
+@click.option("--plot-attention", "plot_path", default=None, help="PNG of the alignment (one sentence only).")
+@click.option("--layer", type=int, default=None, help="Transformer: plot this decoder layer only (from 0).")
+@click.option("--head", type=int, default=None, help="Transformer: plot this attention head only (from 0).")
+@click.option("--no-cache", is_flag=True, help="Transformer: rerun the decoder on the prefix at each step.")
+@click.option("--batch-size", type=int, default=64, show_default=True)
+def translate(
+    run_path,
+    sentences,
+    input_path,
+    output_path,
+    beam,
+    length_penalty,
+    plot_path,
+    layer,
+    head,
+    no_cache,
+    batch_size,
+):
+    """Translate sentences with a trained translator: one output line per input line (a blank line gives a
+    blank line). Sources longer than the model's maximum are cut, with a warning.
+
+    \b
+    Examples:
+      python -m pipeline translate --run runs/translate-additive "we are eating bread" --beam 4
+      python -m pipeline translate --run runs/translate-additive --input english.txt --output spanish.txt
+      python -m pipeline translate --run runs/translate-additive "the agreement was signed in august" --plot-attention align.png
+      python -m pipeline translate --run runs/translate-transformer "we are eating bread" --plot-attention grid.png --layer 1
+    """
+    from data.errors import DataError  # noqa: PLC0415
+    from data.rawio import read_text_file, split_lines  # noqa: PLC0415
+    from pipeline.api import load_run  # noqa: PLC0415
+
+    if bool(sentences) == bool(input_path):
+        raise PipelineError("give either SENTENCES or --input (not both)")
+    if beam < 1:
+        raise PipelineError(f"--beam must be at least 1, got {beam}")
+    if input_path:
+        try:
+            lines = split_lines(read_text_file(input_path))
+        except DataError as exc:
+            raise PipelineError(str(exc)) from None
+        if not any(line.strip() for line in lines):
+            raise PipelineError(
+                f"{'<stdin>' if input_path == '-' else input_path}: empty input (no sentence)"
+            )
+    else:
+        lines = list(sentences)
+    if plot_path and len(lines) != 1:
+        raise PipelineError("--plot-attention draws one sentence: give exactly one")
+    translator = load_run(run_path, task="translation")
+    results = translator.translate(
+        lines,
+        beam=beam,
+        alpha=length_penalty,
+        batch_size=batch_size,
+        progress=len(lines) > 200,
+        use_cache=not no_cache,
+    )
+    if plot_path:
+        translator.plot_attention(results[0], Path(plot_path), layer=layer, head=head)
+        click.echo(f"wrote the attention map to {plot_path}", err=True)
+    text = "".join(f"{result.text}\n" for result in results)
+    if output_path and output_path != "-":
+        from data.atomic import write_text  # noqa: PLC0415
+
+        write_text(output_path, text)
+        click.echo(f"wrote {len(results):,} lines to {output_path}", err=True)
+    else:
+        click.echo(text, nl=False)
