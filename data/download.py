@@ -10,9 +10,8 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
-from tqdm import tqdm
-
 from data.errors import DataError
+from data.progress import progress as progress_bar
 
 CHUNK = 1 << 20
 
@@ -39,7 +38,7 @@ def _stream(url: str, out: BinaryIO, progress: bool, desc: str) -> str:
     try:
         with urllib.request.urlopen(url, timeout=60) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=desc, disable=not progress) as bar:
+            with progress_bar(total=total, unit="B", unit_scale=True, desc=desc, disable=not progress) as bar:
                 while chunk := response.read(CHUNK):
                     out.write(chunk)
                     digest.update(chunk)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from data.progress import progress as progress_bar
 from features.normalize import normalize_text
 from features.tokenize import word_tokenize
 from features.vocabulary import PAD_ID, Vocabulary
@@ -14,7 +14,7 @@ from features.vocabulary import PAD_ID, Vocabulary
 
 def tokenize_texts(texts: Sequence[str], lowercase: bool = True, progress: bool = True) -> list[list[str]]:
     """Normalise and word-tokenise every text (with a progress bar)."""
-    iterator = tqdm(texts, desc="tokenising", unit="text", disable=not progress, mininterval=1.0)
+    iterator = progress_bar(texts, desc="tokenising", unit="text", disable=not progress)
     return [word_tokenize(normalize_text(text, lowercase=lowercase)) for text in iterator]
 
 

@@ -18,9 +18,9 @@ import numpy as np
 from gensim.models import Word2Vec
 from gensim.models.callbacks import CallbackAny2Vec
 from gensim.models.keyedvectors import KeyedVectors
-from tqdm.auto import tqdm
 
 from data.errors import DataError
+from data.progress import progress as progress_bar
 
 WORD2VEC_DEFAULTS = {
     "sg": False,  # skip-gram (true) or CBOW (false)
@@ -38,7 +38,7 @@ class _EpochBar(CallbackAny2Vec):
     """A tqdm bar over epochs."""
 
     def __init__(self, epochs: int, enabled: bool):
-        self.bar = tqdm(total=epochs, desc="word2vec", unit="epoch", disable=not enabled)
+        self.bar = progress_bar(total=epochs, desc="word2vec", unit="epoch", disable=not enabled)
 
     def on_epoch_end(self, model):
         self.bar.update(1)

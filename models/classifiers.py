@@ -11,8 +11,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from models.builders import RECURRENT_LAYERS, positive_int, rate, token_embedding, transformer_sizes
+from models.defaults import MODEL_DEFAULTS
 from models.layers.masked_pooling import MaskedGlobalMaxPooling1D
-from models.layers.positional_embedding import PositionalEmbedding
 from models.layers.transformer_encoder import TransformerEncoder
 
 SEQUENCE_KINDS = ("simplernn", "lstm", "gru", "transformer")
@@ -21,38 +22,10 @@ INPUT_KINDS = ("sequence", "sparse")
 POOLINGS = ("mean", "max")
 RNN_POOLINGS = ("last", "mean", "max", "max_mean")
 
-SEQUENCE_DEFAULTS: dict[str, Any] = {
-    "kind": "lstm",
-    "embed_dim": 64,
-    "units": 64,
-    "layers": 1,
-    "bidirectional": False,
-    "dropout": 0.2,
-    "num_heads": 2,
-    "ff_dim": 128,
-    "pooling": "mean",
-    "rnn_pooling": "last",
-    "head_units": 0,
-}
+# The [model] table's defaults (models.defaults), but an LSTM when no kind is given; the builder reads the
+# keys listed in its docstring and ignores the others.
+SEQUENCE_DEFAULTS: dict[str, Any] = {**MODEL_DEFAULTS, "kind": "lstm"}
 SPARSE_DEFAULTS: dict[str, Any] = {"kind": "dense", "hidden_units": 0, "dropout": 0.0, "l2": 0.0}
-
-_RECURRENT_LAYERS = {
-    "simplernn": keras.layers.SimpleRNN,
-    "lstm": keras.layers.LSTM,
-    "gru": keras.layers.GRU,
-}
-
-
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _rate(name: str, value: Any) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= value < 1.0:
-        raise ValueError(f"`{name}` must be a number in [0, 1), got {value!r}")
-    return float(value)
 
 
 def _output_head(x, num_classes: int):
@@ -114,13 +87,13 @@ def build_sequence_classifier(
     kind = cfg["kind"]
     if kind not in SEQUENCE_KINDS:
         raise ValueError(f"unknown model kind {kind!r}; known: {', '.join(SEQUENCE_KINDS)}")
-    vocabulary_size = _positive_int("vocabulary_size", vocabulary_size)
-    sequence_length = _positive_int("sequence_length", sequence_length)
-    num_classes = _positive_int("num_classes", num_classes, minimum=2)
-    embed_dim = _positive_int("embed_dim", cfg["embed_dim"])
-    num_layers = _positive_int("layers", cfg["layers"])
-    head_units = _positive_int("head_units", cfg["head_units"], minimum=0)
-    dropout = _rate("dropout", cfg["dropout"])
+    vocabulary_size = positive_int("vocabulary_size", vocabulary_size)
+    sequence_length = positive_int("sequence_length", sequence_length)
+    num_classes = positive_int("num_classes", num_classes, minimum=2)
+    embed_dim = positive_int("embed_dim", cfg["embed_dim"])
+    num_layers = positive_int("layers", cfg["layers"])
+    head_units = positive_int("head_units", cfg["head_units"], minimum=0)
+    dropout = rate("dropout", cfg["dropout"])
     bidirectional = bool(cfg["bidirectional"])
     if embedding_matrix is not None:
         embedding_matrix = np.asarray(embedding_matrix)
@@ -135,23 +108,21 @@ def build_sequence_classifier(
     # Any length up to sequence_length: batches trimmed to their longest row skip columns of padding.
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     if kind == "transformer":
-        num_heads = _positive_int("num_heads", cfg["num_heads"])
-        ff_dim = _positive_int("ff_dim", cfg["ff_dim"])
+        num_heads, ff_dim = transformer_sizes(cfg, embed_dim)
         pooling = cfg["pooling"]
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}; known: {', '.join(POOLINGS)}")
-        if embed_dim % num_heads != 0:
-            raise ValueError(f"embed_dim={embed_dim} is not divisible by num_heads={num_heads}")
-        embedding = PositionalEmbedding(
-            vocabulary_size,
-            sequence_length,
-            embed_dim,
-            mask_zero=True,
-            trainable_token_embeddings=train_token_table,
-            name="embedding",
-        )
-        x = embedding(token_ids)
-        x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    else:
+        units = positive_int("units", cfg["units"])
+        rnn_pooling = cfg["rnn_pooling"]
+        if rnn_pooling not in RNN_POOLINGS:
+            raise ValueError(f"unknown rnn_pooling {rnn_pooling!r}; known: {', '.join(RNN_POOLINGS)}")
+    embedding = token_embedding(
+        kind, vocabulary_size, sequence_length, embed_dim, name="embedding", trainable=train_token_table
+    )
+    x = embedding(token_ids)
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    if kind == "transformer":
         for index in range(num_layers):
             x = TransformerEncoder(
                 intermediate_dim=ff_dim, num_heads=num_heads, dropout=dropout, name=f"encoder_{index}"
@@ -160,23 +131,9 @@ def build_sequence_classifier(
             x = keras.layers.GlobalAveragePooling1D(name="mean_pooling")(x)  # honours the padding mask
         else:
             x = MaskedGlobalMaxPooling1D(name="max_pooling")(x)
-        token_table = embedding.token_embedding
         name = "transformer_classifier"
     else:
-        units = _positive_int("units", cfg["units"])
-        token_table = keras.layers.Embedding(
-            vocabulary_size,
-            embed_dim,
-            mask_zero=True,
-            trainable=train_token_table,
-            name="embedding",
-        )
-        x = token_table(token_ids)
-        x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
-        rnn_pooling = cfg["rnn_pooling"]
-        if rnn_pooling not in RNN_POOLINGS:
-            raise ValueError(f"unknown rnn_pooling {rnn_pooling!r}; known: {', '.join(RNN_POOLINGS)}")
-        recurrent_class = _RECURRENT_LAYERS[kind]
+        recurrent_class = RECURRENT_LAYERS[kind]
         for index in range(num_layers):
             final_state_only = index == num_layers - 1 and rnn_pooling == "last"
             recurrent = recurrent_class(units, return_sequences=not final_state_only, name=f"{kind}_{index}")
@@ -192,6 +149,7 @@ def build_sequence_classifier(
     if embedding_matrix is not None:
         # set_weights rather than a Constant initializer: the latter would write the whole matrix into
         # the model's JSON config.
+        token_table = getattr(embedding, "token_embedding", embedding)  # a PositionalEmbedding's token table
         token_table.set_weights([embedding_matrix.astype(token_table.embeddings.dtype)])
 
     x = keras.layers.Dropout(dropout, name="head_dropout")(x)
@@ -227,10 +185,10 @@ def build_sparse_classifier(model_cfg: dict, input_dim: int, num_classes: int) -
     kind = cfg["kind"]
     if kind not in SPARSE_KINDS:
         raise ValueError(f"unknown model kind {kind!r}; known: {', '.join(SPARSE_KINDS)}")
-    input_dim = _positive_int("input_dim", input_dim)
-    num_classes = _positive_int("num_classes", num_classes, minimum=2)
-    hidden_units = _positive_int("hidden_units", cfg["hidden_units"], minimum=0)
-    dropout = _rate("dropout", cfg["dropout"])
+    input_dim = positive_int("input_dim", input_dim)
+    num_classes = positive_int("num_classes", num_classes, minimum=2)
+    hidden_units = positive_int("hidden_units", cfg["hidden_units"], minimum=0)
+    dropout = rate("dropout", cfg["dropout"])
     l2 = cfg["l2"]
     if not isinstance(l2, (int, float)) or isinstance(l2, bool) or l2 < 0:
         raise ValueError(f"`l2` must be a number >= 0, got {l2!r}")

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from models.classifiers import _positive_int, _rate
+from models.builders import RECURRENT_LAYERS, positive_int, rate, token_embedding, transformer_sizes
 from models.layers.positional_embedding import PositionalEmbedding
 from models.layers.tied_output import TiedOutput
 from models.layers.transformer_decoder import TransformerDecoder
@@ -33,12 +33,6 @@ LANGUAGE_MODEL_DEFAULTS: dict[str, Any] = {
     "num_heads": 2,
     "ff_dim": 256,
     "tie_embeddings": False,
-}
-
-_RECURRENT_LAYERS = {
-    "simplernn": keras.layers.SimpleRNN,
-    "lstm": keras.layers.LSTM,
-    "gru": keras.layers.GRU,
 }
 
 
@@ -80,36 +74,25 @@ def build_language_model(model_cfg: dict, vocabulary_size: int, sequence_length:
     kind = cfg["kind"]
     if kind not in LANGUAGE_MODEL_KINDS:
         raise ValueError(f"unknown language model kind {kind!r}; known: {', '.join(LANGUAGE_MODEL_KINDS)}")
-    vocabulary_size = _positive_int("vocabulary_size", vocabulary_size, minimum=2)
-    sequence_length = _positive_int("sequence_length", sequence_length)
-    embed_dim = _positive_int("embed_dim", cfg["embed_dim"])
-    num_layers = _positive_int("layers", cfg["layers"])
-    dropout = _rate("dropout", cfg["dropout"])
+    vocabulary_size = positive_int("vocabulary_size", vocabulary_size, minimum=2)
+    sequence_length = positive_int("sequence_length", sequence_length)
+    embed_dim = positive_int("embed_dim", cfg["embed_dim"])
+    num_layers = positive_int("layers", cfg["layers"])
+    dropout = rate("dropout", cfg["dropout"])
     tie_embeddings = cfg["tie_embeddings"]
     if not isinstance(tie_embeddings, bool):
         raise ValueError(f"`tie_embeddings` must be true or false, got {tie_embeddings!r}")
 
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     if kind == "transformer":
-        num_heads = _positive_int("num_heads", cfg["num_heads"])
-        ff_dim = _positive_int("ff_dim", cfg["ff_dim"])
-        if embed_dim % num_heads != 0:
-            raise ValueError(f"embed_dim={embed_dim} is not divisible by num_heads={num_heads}")
-        token_layer = PositionalEmbedding(
-            vocabulary_size,
-            sequence_length,
-            embed_dim,
-            mask_zero=True,
-            name="positional_embedding" if tie_embeddings else "embedding",
-        )
+        num_heads, ff_dim = transformer_sizes(cfg, embed_dim)
     else:
-        units = _positive_int("units", cfg["units"])
-        token_layer = keras.layers.Embedding(
-            vocabulary_size,
-            embed_dim,
-            mask_zero=True,
-            name="token_embedding" if tie_embeddings else "embedding",
-        )
+        units = positive_int("units", cfg["units"])
+    if tie_embeddings:  # "embedding" is the TiedOutput wrapping the token layer
+        token_name = "positional_embedding" if kind == "transformer" else "token_embedding"
+    else:
+        token_name = "embedding"
+    token_layer = token_embedding(kind, vocabulary_size, sequence_length, embed_dim, name=token_name)
     embedding = TiedOutput(token_layer, name="embedding") if tie_embeddings else token_layer
     x = embedding(token_ids)
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
@@ -125,7 +108,7 @@ def build_language_model(model_cfg: dict, vocabulary_size: int, sequence_length:
             )(x)
         x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
     else:
-        recurrent_class = _RECURRENT_LAYERS[kind]
+        recurrent_class = RECURRENT_LAYERS[kind]
         for index in range(num_layers):
             x = recurrent_class(units, return_sequences=True, name=f"{kind}_{index}")(x)
             x = keras.layers.Dropout(dropout, name=f"dropout_{index}")(x)
@@ -233,7 +216,7 @@ class LanguageModelStepper(keras.Model):
         self.vocabulary_size = int(language_model.outputs[0].shape[-1])
         limit = language_model_context_length(language_model)
         if context_length is not None:
-            context_length = _positive_int("context_length", context_length)
+            context_length = positive_int("context_length", context_length)
             if limit is not None and context_length > limit:
                 raise ValueError(f"context_length={context_length} exceeds the position table ({limit})")
             limit = context_length

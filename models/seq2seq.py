@@ -22,7 +22,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from models.classifiers import _positive_int, _rate
+from models.builders import positive_int, rate
 from models.layers.attention import AdditiveAttention, DotAttention
 
 SEQ2SEQ_KINDS = ("gru", "lstm")
@@ -73,11 +73,11 @@ def build_seq2seq(model_cfg: dict, source_vocabulary_size: int, target_vocabular
         raise ValueError(f"unknown seq2seq kind {cfg['kind']!r}; known: {', '.join(SEQ2SEQ_KINDS)}")
     if cfg["attention"] not in ATTENTION_KINDS:
         raise ValueError(f"unknown attention {cfg['attention']!r}; known: {', '.join(ATTENTION_KINDS)}")
-    source_vocabulary_size = _positive_int("source_vocabulary_size", source_vocabulary_size, minimum=2)
-    target_vocabulary_size = _positive_int("target_vocabulary_size", target_vocabulary_size, minimum=2)
-    embed_dim = _positive_int("embed_dim", cfg["embed_dim"])
-    units = _positive_int("units", cfg["units"])
-    dropout = _rate("dropout", cfg["dropout"])
+    source_vocabulary_size = positive_int("source_vocabulary_size", source_vocabulary_size, minimum=2)
+    target_vocabulary_size = positive_int("target_vocabulary_size", target_vocabulary_size, minimum=2)
+    embed_dim = positive_int("embed_dim", cfg["embed_dim"])
+    units = positive_int("units", cfg["units"])
+    dropout = rate("dropout", cfg["dropout"])
     bidirectional = bool(cfg["bidirectional"])
     recurrent = _RECURRENT[cfg["kind"]]
     decoder_units = units * (2 if bidirectional else 1)

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from models.classifiers import _positive_int, _rate
+from models.builders import positive_int, rate, transformer_sizes
 from models.language_models import bucket_length
 from models.layers.positional_embedding import PositionalEmbedding
 from models.layers.transformer_cross_decoder import TransformerCrossDecoder
@@ -41,14 +41,11 @@ def build_transformer_translator(
 ) -> keras.Model:
     """An encoder-decoder Transformer; see the module docstring. `max_length` sizes both position tables."""
     cfg = {**TRANSFORMER_TRANSLATOR_DEFAULTS, **model_cfg}
-    embed_dim = _positive_int("embed_dim", cfg["embed_dim"])
-    num_heads = _positive_int("num_heads", cfg["num_heads"])
-    ff_dim = _positive_int("ff_dim", cfg["ff_dim"])
-    num_layers = _positive_int("layers", cfg["layers"])
-    dropout = _rate("dropout", cfg["dropout"])
-    max_length = _positive_int("max_length", max_length)
-    if embed_dim % num_heads:
-        raise ValueError(f"embed_dim={embed_dim} is not divisible by num_heads={num_heads}")
+    embed_dim = positive_int("embed_dim", cfg["embed_dim"])
+    num_heads, ff_dim = transformer_sizes(cfg, embed_dim)
+    num_layers = positive_int("layers", cfg["layers"])
+    dropout = rate("dropout", cfg["dropout"])
+    max_length = positive_int("max_length", max_length)
 
     source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")

@@ -24,4 +24,7 @@ def load_run(path: str | Path, task: str | None = None):
         from pipeline.translation.inference import Translator  # noqa: PLC0415
 
         return Translator(run)
-    raise PipelineError(f"{path}: inference for task '{run.manifest['task']}' is not implemented yet")
+    raise PipelineError(
+        f"{path} is a run of task '{run.manifest['task']}', which load_run does not serve; "
+        "word vectors are used through `python -m pipeline embeddings ...` or features.embeddings.load_vectors"
+    )

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from models.defaults import MODEL_DEFAULTS
 from pipeline.errors import PipelineError
 
 TASKS = ("sentiment", "translation", "language_model", "embeddings")
@@ -62,25 +63,7 @@ DEFAULTS: dict[str, Any] = {
             "workers": 0,  # 0 = one per CPU core; 1 = bit-for-bit repeatable
         },
     },
-    "model": {
-        "kind": "gru",  # dense (sparse features) | simplernn | lstm | gru | transformer
-        "embed_dim": 64,
-        "units": 64,
-        "layers": 1,
-        "bidirectional": False,
-        "dropout": 0.2,
-        "num_heads": 2,
-        "ff_dim": 128,
-        "pooling": "mean",  # transformer: mean or max over the tokens
-        "rnn_pooling": "last",  # recurrent: the final state (last), or mean / max / max_mean over all states
-        "tie_embeddings": False,  # language model: the output layer reuses the token table
-        "attention": "additive",  # translation (recurrent): none | additive (Bahdanau) | dot | general (Luong)
-        "attention_units": 0,  # translation, additive attention: hidden size of f_att (0 = decoder units)
-        "max_positions": 0,  # translation Transformer: position table size (0 = features.sequence_length)
-        "head_units": 0,
-        "hidden_units": 0,
-        "l2": 0.0,
-    },
+    "model": dict(MODEL_DEFAULTS),  # defined, each key explained, in models/defaults.py
     "train": {
         "epochs": 5,
         "batch_size": 64,
@@ -309,34 +292,6 @@ def _literal(value: Any) -> str:
 
 # Display settings: they change no result, so they neither refuse a run directory nor rerun a stage.
 DISPLAY_KEYS = ("train.verbose",)
-
-
-# Keys only one task reads. They are left out of the other tasks' stage hashes, so adding such a key (with its
-# default) does not make the runs of the other tasks look out of date.
-TASK_ONLY_KEYS: dict[str, tuple[str, ...]] = {
-    "translation": (
-        "data.source_col",
-        "data.target_col",
-        "data.reverse",
-        "model.attention",
-        "model.attention_units",
-        "model.max_positions",
-        "eval.beam",
-        "eval.length_penalty",
-        "eval.n_samples",
-    ),
-    "language_model": ("train.sampled_softmax",),
-}
-
-
-def other_tasks_keys(task: str) -> set[str]:
-    """The dotted keys that only tasks other than `task` read."""
-    return {key for owner, keys in TASK_ONLY_KEYS.items() if owner != task for key in keys}
-
-
-def without_display_keys(table_name: str, table: dict) -> dict:
-    """A config table without the DISPLAY_KEYS (for stage hashes)."""
-    return {k: v for k, v in table.items() if f"{table_name}.{k}" not in DISPLAY_KEYS}
 
 
 def diff_configs(old: dict, new: dict, where: str = "") -> list[str]:

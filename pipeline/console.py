@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from data.progress import set_quiet
+
 LEVELS = ("quiet", "normal", "verbose")
 _level = "normal"
 
@@ -17,6 +19,7 @@ def set_level(level: str) -> None:
         raise ValueError(f"unknown output level {level!r}; known: {', '.join(LEVELS)}")
     global _level
     _level = level
+    set_quiet(level == "quiet")
 
 
 def level() -> str:

@@ -4,7 +4,6 @@ a changed config without --force."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import subprocess
@@ -16,15 +15,9 @@ from typing import Any
 
 from data.atomic import write_json, write_text
 from data.locate import sha256_file
-from pipeline.config import (
-    diff_configs,
-    dump_toml,
-    get_key,
-    load_config,
-    other_tasks_keys,
-    without_display_keys,
-)
+from pipeline.config import diff_configs, dump_toml, load_config
 from pipeline.errors import PipelineError
+from pipeline.stage_keys import StageKeySpec, stable_hash
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VERSIONED_PACKAGES = ("tensorflow", "keras", "gensim", "scikit-learn", "numpy", "pandas", "sacrebleu")
@@ -58,11 +51,6 @@ def git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
-
-
-def stable_hash(obj: Any) -> str:
-    """sha256 of a JSON-serialisable object with sorted keys."""
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -125,43 +113,30 @@ class RunDir:
             raise PipelineError(f"{path} is a run of task '{manifest.get('task')}', not '{task}'")
         return cls(path, load_config(path / "config.toml"), manifest)
 
+    def subdir(self, name: str) -> Path:
+        """A stage's output folder inside the run (made when missing)."""
+        (self.path / name).mkdir(exist_ok=True)
+        return self.path / name
+
     def save_manifest(self) -> None:
         write_json(self.path / "manifest.json", self.manifest)
 
-    def stage_key(
-        self,
-        tables: tuple[str, ...],
-        input_stages: tuple[str, ...] = (),
-        exclude: tuple[str, ...] = (),
-        include: tuple[str, ...] = (),
-        extra: dict | None = None,
-    ) -> str:
-        """Hash of the config tables a stage reads, the seed and the output checksums of earlier stages.
+    def stage_key(self, spec: StageKeySpec, extra: dict | None = None) -> str:
+        """The key of a stage as `spec` declares it (see pipeline.stage_keys)."""
+        return spec.key(self.config, self.manifest, extra)
 
-        `exclude` drops dotted keys of those tables that the stage does not read (and keys only other tasks
-        read, config.TASK_ONLY_KEYS, are always dropped); `include` adds single
-        dotted keys of other tables that it does; `extra` adds other inputs (e.g. a vector file's identity)."""
-        parts: dict[str, Any] = {}
-        exclude = {*exclude, *other_tasks_keys(self.config["task"])}
-        for table in tables:
-            values = without_display_keys(table, self.config[table])
-            parts[table] = {k: v for k, v in values.items() if f"{table}.{k}" not in exclude}
-        for name in include:
-            parts[name] = get_key(self.config, name)
-        if extra:
-            parts["extra"] = extra
-        parts["seed"] = self.config["seed"]
-        parts["inputs"] = {
-            stage: self.manifest["stages"].get(stage, {}).get("outputs") for stage in input_stages
-        }
-        return stable_hash(parts)
-
-    def is_current(self, stage: str, key: str) -> bool:
-        """True when the stage finished with the same key and its outputs are still on disk."""
+    def is_current(self, stage: str, key: str, legacy_key: str | None = None) -> bool:
+        """True when the stage finished with the same key and its outputs are still on disk. A record made
+        under the old key rule (`legacy_key`) counts too, and is rewritten with `key`."""
         record = self.manifest["stages"].get(stage)
-        if not record or record.get("key") != key or record.get("status") != "done":
+        if not record or record.get("status") != "done" or record.get("key") not in (key, legacy_key):
             return False
-        return all((self.path / name).exists() for name in record.get("outputs", {}))
+        if not all((self.path / name).exists() for name in record.get("outputs", {})):
+            return False
+        if record["key"] != key:
+            record["key"] = key
+            self.save_manifest()
+        return True
 
     def finish_stage(self, stage: str, key: str, outputs: list[str], started: float, **extra: Any) -> None:
         """Record a finished stage with the checksums of its outputs (paths relative to the run); config.toml

@@ -1,4 +1,4 @@
-"""Which module runs each stage of each task. Tasks without stages (embeddings) say so instead of failing obscurely."""
+"""Which module runs each stage of each task. Embeddings runs have their own commands and say so."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def stage_function(task: str, stage: str) -> Callable:
             "embeddings runs have their own commands: python -m pipeline embeddings train-word2vec --help"
         )
     if task not in _MODULES:
-        raise PipelineError(f"task '{task}' is not implemented yet; implemented: {', '.join(_MODULES)}")
+        raise PipelineError(f"unknown task '{task}'; known: {', '.join(_MODULES)}, embeddings")
     return getattr(import_module(f"{_MODULES[task]}.{stage}"), stage)
 
 

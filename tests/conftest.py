@@ -221,3 +221,15 @@ def run_copy(tmp_path: Path):
         return target
 
     return copy
+
+
+@pytest.fixture
+def mixed_precision():
+    """Keras's mixed_float16 policy for one test, float32 again afterwards."""
+    import keras  # noqa: PLC0415
+
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy("float32")

@@ -24,15 +24,6 @@ def _sequence_model(sequence_length: int = SEQUENCE_LENGTH, num_classes: int = 2
     return build_sequence_classifier({**TINY, **cfg}, VOCABULARY_SIZE, sequence_length, num_classes)
 
 
-@pytest.fixture
-def mixed_precision():
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy("float32")
-
-
 @pytest.mark.parametrize("num_classes", [2, 3])
 @pytest.mark.parametrize(
     "cfg",

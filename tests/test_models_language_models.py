@@ -46,15 +46,6 @@ def models() -> dict[str, keras.Model]:
     return {_case_id(cfg): _model(**cfg) for cfg in MODEL_CASES}
 
 
-@pytest.fixture
-def mixed_precision():
-    keras.config.set_dtype_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy("float32")
-
-
 # ----------------------------------------------------------------------------------------------- builders
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pipeline.rundir import RunDir
 from tests.conftest import assert_one_line_error, invoke, write_config, write_reviews
 
 
@@ -86,12 +87,17 @@ def test_nan_and_empty_text_rows_skipped_and_counted(tmp_path: Path) -> None:
     assert sum(manifest["data"]["split_sizes"].values()) == 40
 
 
-def test_one_megabyte_review_refused_naming_its_row(tmp_path: Path) -> None:
-    frame = pd.read_csv(write_reviews(tmp_path / "r.csv", n=10))
+def test_one_megabyte_review_is_cut_to_max_chars_and_counted(tmp_path: Path) -> None:
+    frame = pd.read_csv(write_reviews(tmp_path / "r.csv", n=40))
     frame.loc[6, "text"] = "great " * 175_000  # 1,050,000 characters
     frame.to_csv(tmp_path / "data.csv", index=False)
     result = _prepare(tmp_path, tmp_path / "data.csv")
-    assert_one_line_error(result, "data.csv: row 7 has a text of 1,050,000 characters", "data.max_chars")
+    assert result.exit_code == 0, result
+    assert "cut 1 text(s) over data.max_chars = 200,000 characters" in result.stderr
+    run = RunDir.open_existing(tmp_path / "run")
+    assert run.manifest["data"]["cut_texts"] == {"all": 1}
+    texts = pd.concat(pd.read_parquet(p) for p in (tmp_path / "run" / "prepare").glob("*.parquet"))["text"]
+    assert texts.str.len().max() == 200_000 and len(texts) == 40
 
 
 def test_unknown_model_kind(tmp_path: Path) -> None:

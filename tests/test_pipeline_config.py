@@ -173,19 +173,3 @@ def test_every_shipped_config_loads(path: Path) -> None:
         "translate",
         "lm",
     )
-
-
-def test_keys_of_other_tasks_stay_out_of_stage_keys(tmp_path: Path) -> None:
-    """A key only translation reads (added later, say) must not make sentiment or language-model runs stale."""
-    from pipeline.config import load_config  # noqa: PLC0415
-    from pipeline.rundir import RunDir  # noqa: PLC0415
-
-    def key(task: str, **model: object) -> str:
-        cfg = load_config(None, [f'task="{task}"'])
-        cfg["model"].update(model)
-        return RunDir(tmp_path, cfg, {"stages": {}}).stage_key(("model", "train"))
-
-    for task in ("sentiment", "language_model"):
-        assert key(task) == key(task, attention="dot", max_positions=99)
-        assert key(task) != key(task, units=99)
-    assert key("translation") != key("translation", attention="dot")

@@ -107,13 +107,13 @@ def test_load_run_predicts_labels_and_probabilities(request: pytest.FixtureReque
     run_dir: Path = request.getfixturevalue(fixture)
     classifier = load_run(run_dir)
     frame = classifier.predict(["A great, wonderful and brilliant film", "Awful, boring, dreadful plot"])
-    assert list(frame.columns) == ["predicted_label", "probability"]
+    assert list(frame.columns) == ["predicted_label", "probability", "skipped_reason"]
     assert frame["predicted_label"].tolist() == ["positive", "negative"]
     assert frame["probability"].between(1.0 / len(classifier.classes), 1.0).all()
     probabilities = classifier.predict_proba(["loved it", "hated it", "plain and okay"])
     assert probabilities.shape == (3, len(classifier.classes))
     assert abs(probabilities.sum(axis=1) - 1.0).max() < 1e-5
-    assert classifier.predict("superb").shape == (1, 2)  # one string is one text
+    assert classifier.predict("superb").shape == (1, 3)  # one string is one text
 
 
 @pytest.mark.parametrize("fixture", RUNS)

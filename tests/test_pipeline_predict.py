@@ -37,7 +37,9 @@ def test_table_keeps_input_columns_and_never_overwrites_one(tfidf_run: Path, tmp
     assert result.exit_code == 0, result
     assert "wrote 3 rows" in result.stderr
     out = pd.read_csv(tmp_path / "out.csv")
-    assert list(out.columns) == ["id", "review", "probability", "predicted_label", "probability_1"]
+    assert list(out.columns) == [
+        "id", "review", "probability", "predicted_label", "probability_1", "skipped_reason",
+    ]  # fmt: skip
     pd.testing.assert_frame_equal(out[source.columns], source)
     assert out["predicted_label"].tolist() == ["positive", "negative", "positive"]
     assert out["probability_1"].between(0.5, 1.0).all()
@@ -63,7 +65,7 @@ def test_stdin_to_stdout_in_a_subprocess(tfidf_run: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr.decode()
     out = pd.read_csv(io.StringIO(done.stdout.decode()))
-    assert list(out.columns) == ["text", "predicted_label", "probability"]
+    assert list(out.columns) == ["text", "predicted_label", "probability", "skipped_reason"]
     assert out["text"].tolist() == ["superb, loved it", "terrible and boring"]
     assert out["predicted_label"].tolist() == ["positive", "negative"]
 
@@ -109,10 +111,10 @@ def test_threshold_refused_for_multiclass(multiclass_run: Path) -> None:
 def test_predict_usage_errors(tfidf_run: Path, tmp_path: Path) -> None:
     assert_one_line_error(invoke("predict", "--run", tfidf_run), "give either TEXTS or --input")
     (tmp_path / "in.csv").write_text("text,other\ngood,1\n,2\n")
-    result = invoke("predict", "--run", tfidf_run, "--input", tmp_path / "in.csv")
+    result = invoke("predict", "--run", tfidf_run, "--input", tmp_path / "in.csv", "--strict")
     assert_one_line_error(result, "in.csv: row 2 has no text in column 'text'")
     result = invoke("predict", "--run", tfidf_run, "--input", tmp_path / "in.csv", "--text-col", "review")
     assert_one_line_error(result, "in.csv", "no column 'review'")
     assert_one_line_error(invoke("predict", "--run", tmp_path, "x"), "not a run directory")
-    result = invoke("predict", "--run", tfidf_run, "fine", "great " * 40_000)
+    result = invoke("predict", "--run", tfidf_run, "--strict", "fine", "great " * 40_000)
     assert_one_line_error(result, "text 2 has 240,000 characters, over data.max_chars = 200,000")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import load_run
+from pipeline.errors import PipelineError
 from tests.conftest import assert_one_line_error, invoke
 
 WORDS = {
@@ -138,7 +139,8 @@ def test_long_input_is_cut_with_a_warning(translation_run: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (["zzqx qqzv"], ["only words unknown"]),
+        (["zzqx qqzv", "--strict"], ["sentence 1 has only words unknown", "zzqx qqzv"]),
+        (["we are", "zzqx qqzv", "--strict"], ["sentence 2 has only words unknown"]),
         (["we are", "--beam", "0"], ["--beam must be at least 1"]),
         (["we", "they", "--plot-attention", "x.png"], ["one sentence"]),
         ([], ["either SENTENCES or --input"]),
@@ -158,6 +160,75 @@ def test_empty_input_file_and_another_task(translation_run: Path, tmp_path: Path
     assert_one_line_error(
         invoke("translate", "--run", tfidf_run, "hello"), "task 'sentiment'", "not 'translation'"
     )
+
+
+def test_input_file_survives_unknown_and_empty_lines(translation_run: Path, tmp_path: Path) -> None:
+    source = tmp_path / "english.txt"
+    source.write_text("we are eating bread\nzzqx qqzv\n\nthe dog drinks water\n   \ni see the cat\n")
+    output = tmp_path / "spanish.txt"
+    result = invoke("translate", "--run", translation_run, "--input", source, "--output", output)
+    assert result.exit_code == 0, result
+    lines = output.read_text(encoding="utf-8").split("\n")
+    assert len(lines) == 7 and lines[-1] == ""  # six lines, each ended by a newline
+    assert lines[0] == "Nosotros estamos comiendo pan."
+    assert lines[1] == lines[2] == lines[4] == ""
+    assert lines[3].startswith("El perro") and lines[5].startswith("Yo veo")
+    stderr = result.stderr.splitlines()
+    assert "line 2: only unknown words" in stderr
+    assert "line 3: empty text" in stderr and "line 5: empty text" in stderr
+    assert "translated 3 of 6 lines; skipped 3 (2 empty text, 1 only unknown words)" in stderr
+    assert "line 1:" not in result.stderr and "line 4:" not in result.stderr
+    to_stdout = invoke("translate", "--run", translation_run, "--input", source)
+    assert to_stdout.exit_code == 0 and to_stdout.stdout == output.read_text(encoding="utf-8")
+    strict = invoke("translate", "--run", translation_run, "--input", source, "--output", output, "--strict")
+    assert_one_line_error(strict, "sentence 2 has only words unknown to this model's vocabulary: zzqx qqzv")
+
+
+def test_input_file_of_only_unknown_lines_is_translated_to_empty_lines(
+    translation_run: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "unknown.txt"
+    source.write_text("zzqx\nqqzv zzqx\n", encoding="utf-8")
+    result = invoke("translate", "--run", translation_run, "--input", source)
+    assert result.exit_code == 0, result
+    assert result.stdout == "\n\n"
+    assert "translated 0 of 2 lines; skipped 2 (2 only unknown words)" in result.stderr
+
+
+def test_sentence_arguments_and_the_api_skip_unknown_words(translation_run: Path) -> None:
+    result = invoke("translate", "--run", translation_run, "we are eating bread", "zzqx qqzv")
+    assert result.exit_code == 0, result
+    assert result.stdout == "Nosotros estamos comiendo pan.\n\n"
+    assert "sentence 2: only unknown words" in result.stderr.splitlines()
+    one = invoke("translate", "--run", translation_run, "we are eating bread")
+    assert one.exit_code == 0 and one.stderr == ""  # only its answer
+    translator = load_run(translation_run)
+    results = translator.translate(["zzqx", "", None, "we are eating bread"])  # type: ignore[list-item]
+    assert [r.skipped_reason for r in results] == ["only unknown words", "empty text", "missing text", ""]
+    assert [r.text for r in results[:3]] == ["", "", ""] and results[3].text.startswith("Nosotros")
+    with pytest.raises(PipelineError, match="sentence 1 has only words unknown"):
+        translator.translate(["zzqx"], strict=True)
+    assert translator.translate([""], strict=True)[0].text == ""  # empty: still an empty line
+    plot = invoke("translate", "--run", translation_run, "zzqx", "--plot-attention", "x.png")
+    assert_one_line_error(plot, "sentence 1: only unknown words", "no attention map")
+
+
+def test_source_over_max_chars_is_cut_and_counted(translation_run: Path, run_copy, tmp_path: Path) -> None:
+    run_dir = run_copy(translation_run)
+    config = (run_dir / "config.toml").read_text(encoding="utf-8")
+    assert "max_chars = 200000" in config
+    (run_dir / "config.toml").write_text(config.replace("max_chars = 200000", "max_chars = 19"))
+    source = tmp_path / "long.txt"
+    source.write_text("we are eating bread and they drink water\nwe are eating\n", encoding="utf-8")
+    result = invoke("translate", "--run", run_dir, "--input", source)
+    assert result.exit_code == 0, result
+    assert (
+        result.stdout.splitlines()[0] == "Nosotros estamos comiendo pan."
+        and len(result.stdout.splitlines()) == 2
+    )
+    assert "translated 2 of 2 lines; 1 cut to 19 characters; skipped 0" in result.stderr
+    cut = load_run(run_dir).translate(["we are eating bread and they drink water"])[0]
+    assert cut.chars_cut and cut.truncated and cut.source_tokens == ["we", "are", "eating", "bread", "<end>"]
 
 
 @pytest.fixture(scope="module")

@@ -99,7 +99,6 @@ def test_table_file_with_named_columns_and_skipped_rows(tmp_path: Path) -> None:
     [
         ("", (), ["empty"]),
         ("one\ttwo\tthree\tfour\n", (), ["line 1", "4 tab-separated column(s)"]),
-        ("a" * 300 + "\tb\n", ("max_chars = 100",), ["row 1", "over data.max_chars"]),
         ("  \t  \n", (), ["empty"]),
     ],
 )
@@ -171,3 +170,14 @@ def test_featurize_writes_teacher_forcing_arrays_that_decode_to_the_targets(tmp_
         assert detokenize(target_vocab.decode(ids)) == target
     source_vocab = Vocabulary.load(tmp_path / "run" / "features" / "source_vocab.json")
     assert "we" in source_vocab and "We" not in source_vocab  # the source is lower-cased
+
+
+def test_an_over_long_side_is_cut_to_max_chars_and_counted(tmp_path: Path) -> None:
+    data = tmp_path / "pairs.tsv"
+    pairs = _pairs()
+    pairs[0] = ("a" * 300, pairs[0][1])
+    data.write_text("".join(f"{en}\t{es}\n" for en, es in pairs), encoding="utf-8")
+    run, splits = _prepare(tmp_path, data, "max_chars = 100")
+    assert run.manifest["data"]["cut_texts"] == 1
+    sources = pd.concat(splits.values())["source"]
+    assert sources.str.len().max() == 100 and len(sources) == len(pairs)

@@ -28,30 +28,13 @@ class TransformerCrossDecoder(TransformerDecoder):
 
     def build(self, inputs_shape, encoder_outputs_shape=None) -> None:
         super().build(inputs_shape)
-
-        def dense(name: str) -> keras.layers.Dense:
-            layer = keras.layers.Dense(
-                self.hidden_dim,
-                kernel_initializer=keras.initializers.get(self.kernel_initializer),
-                dtype=self.dtype_policy,
-                name=name,
-            )
-            return layer
-
-        self.cross_query_dense = dense("cross_query")
-        self.cross_query_dense.build(inputs_shape)
         source_shape = encoder_outputs_shape or inputs_shape
-        self.cross_key_dense = dense("cross_key")
-        self.cross_key_dense.build(source_shape)
-        self.cross_value_dense = dense("cross_value")
-        self.cross_value_dense.build(source_shape)
-        self.cross_output_dense = dense("cross_output")
-        self.cross_output_dense.build(inputs_shape)
-        self.cross_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="cross_norm"
-        )
-        self.cross_norm.build(inputs_shape)
-        self.cross_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.cross_query_dense = self._dense(self.hidden_dim, "cross_query", inputs_shape)
+        self.cross_key_dense = self._dense(self.hidden_dim, "cross_key", source_shape)
+        self.cross_value_dense = self._dense(self.hidden_dim, "cross_value", source_shape)
+        self.cross_output_dense = self._dense(self.hidden_dim, "cross_output", inputs_shape)
+        self.cross_norm = self._layer_norm("cross_norm", inputs_shape)
+        self.cross_dropout = self._dropout()
 
     def cross_cache(self, encoder_outputs):
         """The projected encoder keys and values (batch, 2, num_heads, source, head_dim), for `cross_cache=`."""

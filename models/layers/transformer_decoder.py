@@ -7,12 +7,14 @@ import math
 import keras
 from keras import ops
 
+from models.layers.transformer_block import TransformerBlock
+
 # Added to the scores of masked keys (scores are computed in float32, so this stays finite).
 _MASKED_SCORE = -1e9
 
 
 @keras.saving.register_keras_serializable(package="pipeline")
-class TransformerDecoder(keras.layers.Layer):
+class TransformerDecoder(TransformerBlock):
     """Decoder-only Transformer block: causal self-attention and feed-forward, each with a residual.
 
     Pre-norm by default (`x = x + dropout(attention(norm(x)))`, then `x = x + dropout(ffn(norm(x)))`,
@@ -61,62 +63,27 @@ class TransformerDecoder(keras.layers.Layer):
         kernel_initializer: str | keras.initializers.Initializer = "glorot_uniform",
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
-        for name, value in (("intermediate_dim", intermediate_dim), ("num_heads", num_heads)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
-        if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}")
-        self.intermediate_dim = intermediate_dim
-        self.num_heads = num_heads
-        self.dropout = float(dropout)
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
-        self.normalize_first = bool(normalize_first)
-        self.activation = keras.activations.get(activation)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.supports_masking = True
+        super().__init__(
+            intermediate_dim,
+            num_heads,
+            dropout,
+            layer_norm_epsilon,
+            normalize_first,
+            activation,
+            kernel_initializer,
+            **kwargs,
+        )
 
     def build(self, inputs_shape) -> None:
-        hidden_dim = inputs_shape[-1]
-        if hidden_dim is None:
-            raise ValueError(f"the last axis of the input must be known, got shape {inputs_shape}")
-        if hidden_dim % self.num_heads != 0:
-            raise ValueError(
-                f"hidden size {hidden_dim} of the input is not divisible by num_heads={self.num_heads}"
-            )
-        self.hidden_dim = hidden_dim
-        self.head_dim = hidden_dim // self.num_heads
-
-        def dense(units: int, name: str, activation=None) -> keras.layers.Dense:
-            return keras.layers.Dense(
-                units,
-                activation=activation,
-                kernel_initializer=keras.initializers.get(self.kernel_initializer),
-                dtype=self.dtype_policy,
-                name=name,
-            )
-
-        self.query_dense = dense(hidden_dim, "query")
-        self.key_dense = dense(hidden_dim, "key")
-        self.value_dense = dense(hidden_dim, "value")
-        self.attention_output_dense = dense(hidden_dim, "attention_output")
-        for layer in (self.query_dense, self.key_dense, self.value_dense, self.attention_output_dense):
-            layer.build(inputs_shape)
-        self.attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="attention_norm"
-        )
-        self.attention_norm.build(inputs_shape)
-        self.attention_weights_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
-        self.attention_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
-        self.ffn_intermediate = dense(self.intermediate_dim, "ffn_intermediate", self.activation)
-        self.ffn_intermediate.build(inputs_shape)
-        self.ffn_output = dense(hidden_dim, "ffn_output")
-        self.ffn_output.build((*inputs_shape[:-1], self.intermediate_dim))
-        self.ffn_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="ffn_norm"
-        )
-        self.ffn_norm.build(inputs_shape)
-        self.ffn_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self._set_sizes(inputs_shape)
+        self.query_dense = self._dense(self.hidden_dim, "query", inputs_shape)
+        self.key_dense = self._dense(self.hidden_dim, "key", inputs_shape)
+        self.value_dense = self._dense(self.hidden_dim, "value", inputs_shape)
+        self.attention_output_dense = self._dense(self.hidden_dim, "attention_output", inputs_shape)
+        self.attention_norm = self._layer_norm("attention_norm", inputs_shape)
+        self.attention_weights_dropout = self._dropout()
+        self.attention_dropout = self._dropout()
+        self._build_feed_forward(inputs_shape)
         super().build(inputs_shape)
 
     def empty_cache(self, batch_size: int, max_length: int):
@@ -233,34 +200,5 @@ class TransformerDecoder(keras.layers.Layer):
             x = self.attention_norm(x)
         return x, cache
 
-    def _feed_forward_block(self, x, training):
-        """The feed-forward network with its residual (and norm)."""
-        residual = x
-        if self.normalize_first:
-            x = self.ffn_norm(x)
-        x = self.ffn_output(self.ffn_intermediate(x))
-        x = residual + self.ffn_dropout(x, training=training)
-        if not self.normalize_first:
-            x = self.ffn_norm(x)
-        return x
-
     def compute_mask(self, inputs, mask=None):
         return mask
-
-    def compute_output_shape(self, inputs_shape) -> tuple:
-        return inputs_shape
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(
-            {
-                "intermediate_dim": self.intermediate_dim,
-                "num_heads": self.num_heads,
-                "dropout": self.dropout,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "normalize_first": self.normalize_first,
-                "activation": keras.activations.serialize(self.activation),
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            }
-        )
-        return config

@@ -5,9 +5,11 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from models.layers.transformer_block import TransformerBlock
+
 
 @keras.saving.register_keras_serializable(package="pipeline")
-class TransformerEncoder(keras.layers.Layer):
+class TransformerEncoder(TransformerBlock):
     """Transformer encoder block that never attends to padding.
 
     `x = norm(x + dropout(attention(x, x, x)))`, then `x = norm(x + dropout(ffn(x)))` (post-norm, as in
@@ -46,64 +48,31 @@ class TransformerEncoder(keras.layers.Layer):
         kernel_initializer: str | keras.initializers.Initializer = "glorot_uniform",
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
-        for name, value in (("intermediate_dim", intermediate_dim), ("num_heads", num_heads)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"`dropout` must be in [0, 1), got {dropout!r}")
-        self.intermediate_dim = intermediate_dim
-        self.num_heads = num_heads
-        self.dropout = float(dropout)
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
-        self.normalize_first = bool(normalize_first)
-        self.activation = keras.activations.get(activation)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.supports_masking = True
+        super().__init__(
+            intermediate_dim,
+            num_heads,
+            dropout,
+            layer_norm_epsilon,
+            normalize_first,
+            activation,
+            kernel_initializer,
+            **kwargs,
+        )
 
     def build(self, inputs_shape) -> None:
-        hidden_dim = inputs_shape[-1]
-        if hidden_dim is None:
-            raise ValueError(f"the last axis of the input must be known, got shape {inputs_shape}")
-        if hidden_dim % self.num_heads != 0:
-            raise ValueError(
-                f"hidden size {hidden_dim} of the input is not divisible by num_heads={self.num_heads}"
-            )
-        head_dim = hidden_dim // self.num_heads
+        self._set_sizes(inputs_shape)
         self.self_attention = keras.layers.MultiHeadAttention(
             num_heads=self.num_heads,
-            key_dim=head_dim,
+            key_dim=self.head_dim,
             dropout=self.dropout,
             kernel_initializer=keras.initializers.get(self.kernel_initializer),
             dtype=self.dtype_policy,
             name="self_attention",
         )
         self.self_attention.build(inputs_shape, inputs_shape)
-        self.attention_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="attention_norm"
-        )
-        self.attention_norm.build(inputs_shape)
-        self.attention_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
-        self.ffn_intermediate = keras.layers.Dense(
-            self.intermediate_dim,
-            activation=self.activation,
-            kernel_initializer=keras.initializers.get(self.kernel_initializer),
-            dtype=self.dtype_policy,
-            name="ffn_intermediate",
-        )
-        self.ffn_intermediate.build(inputs_shape)
-        self.ffn_output = keras.layers.Dense(
-            hidden_dim,
-            kernel_initializer=keras.initializers.get(self.kernel_initializer),
-            dtype=self.dtype_policy,
-            name="ffn_output",
-        )
-        self.ffn_output.build((*inputs_shape[:-1], self.intermediate_dim))
-        self.ffn_norm = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="ffn_norm"
-        )
-        self.ffn_norm.build(inputs_shape)
-        self.ffn_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy)
+        self.attention_norm = self._layer_norm("attention_norm", inputs_shape)
+        self.attention_dropout = self._dropout()
+        self._build_feed_forward(inputs_shape)
         super().build(inputs_shape)
 
     def call(
@@ -158,13 +127,7 @@ class TransformerEncoder(keras.layers.Layer):
         if not self.normalize_first:
             x = self.attention_norm(x)
 
-        residual = x
-        if self.normalize_first:
-            x = self.ffn_norm(x)
-        x = self.ffn_output(self.ffn_intermediate(x))
-        x = residual + self.ffn_dropout(x, training=training)
-        if not self.normalize_first:
-            x = self.ffn_norm(x)
+        x = self._feed_forward_block(x, training)
 
         if return_attention_scores:
             return x, scores
@@ -172,21 +135,3 @@ class TransformerEncoder(keras.layers.Layer):
 
     def compute_mask(self, inputs, padding_mask=None, mask=None, **kwargs):
         return mask if padding_mask is None else padding_mask
-
-    def compute_output_shape(self, inputs_shape) -> tuple:
-        return inputs_shape
-
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update(
-            {
-                "intermediate_dim": self.intermediate_dim,
-                "num_heads": self.num_heads,
-                "dropout": self.dropout,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-                "normalize_first": self.normalize_first,
-                "activation": keras.activations.serialize(self.activation),
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            }
-        )
-        return config

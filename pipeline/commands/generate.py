@@ -36,16 +36,5 @@ def generate(run_path, prompt, length, temperature, top_k, top_p, greedy, seed, 
 
     check_generation_options(length, temperature)
     model = load_run(run_path, task="language_model")
-    click.echo(
-        model.generate(
-            prompt,
-            length,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            greedy=greedy,
-            seed=seed,
-            use_cache=not no_cache,
-            stop_at_end=stop_at_end,
-        )
-    )
+    sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "greedy": greedy, "seed": seed}
+    click.echo(model.generate(prompt, length, use_cache=not no_cache, stop_at_end=stop_at_end, **sampling))

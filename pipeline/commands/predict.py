@@ -26,9 +26,18 @@ from pipeline.errors import PipelineError
 )
 @click.option("--threshold", type=float, default=None, help="P(positive) needed to say positive (binary).")
 @click.option("--batch-size", type=int, default=256, show_default=True)
-def predict(run_path, texts, input_path, text_col, output_path, threshold, batch_size):
-    """Label texts with a trained classifier: `predicted_label` and `probability` (of that label) are
-    added beside the input's columns.
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Refuse the whole input if one text is missing, empty or over data.max_chars (default: score the rest).",
+)
+def predict(run_path, texts, input_path, text_col, output_path, threshold, batch_size, strict):
+    """Label texts with a trained classifier: `predicted_label`, `probability` (of that label) and
+    `skipped_reason` are added beside the input's columns, one output row per input row, in order.
+
+    Every text that can be scored is: one longer than the run's data.max_chars is cut to it first; a missing
+    or empty text gets an empty label and probability and its reason ("missing text", "empty text"). The
+    counts go to stderr as one line. --strict refuses such an input instead, naming the first bad row.
 
     \b
     Examples:
@@ -40,8 +49,10 @@ def predict(run_path, texts, input_path, text_col, output_path, threshold, batch
 
     from data.errors import DataError  # noqa: PLC0415
     from data.readers import read_table  # noqa: PLC0415
+    from pipeline import console  # noqa: PLC0415
     from pipeline.api import load_run  # noqa: PLC0415
     from pipeline.io_tables import add_columns, write_table  # noqa: PLC0415
+    from pipeline.text_limits import EMPTY, screen, summary  # noqa: PLC0415
 
     if bool(texts) == bool(input_path):
         raise PipelineError("give either TEXTS or --input (not both)")
@@ -58,18 +69,49 @@ def predict(run_path, texts, input_path, text_col, output_path, threshold, batch
     classifier = load_run(run_path, task="sentiment")
     values = frame[text_col].tolist()
     source = "stdin" if input_path == "-" else (input_path or "argument")
-    for row, value in enumerate(values, start=1):
-        if not isinstance(value, str) or not value.strip():
-            raise PipelineError(f"{source}: row {row} has no text in column '{text_col}'")
+    screened = screen(values, classifier.max_chars)
+    if strict and (first := screened.first_skipped()) is not None:
+        raise PipelineError(f"{source}: row {first[0] + 1} has no text in column '{text_col}'")
+    # Keras draws its progress bar on stdout: only when the results go to a file
+    progress = len(values) > 1000 and output_path not in (None, "-") and not console.is_quiet()
     scored = classifier.predict(
-        values, threshold=threshold, batch_size=batch_size, progress=len(values) > 1000
+        values, threshold=threshold, batch_size=batch_size, progress=progress, strict=strict
     )
+    if input_path == "-" or (input_path and _is_lines_file(input_path)):
+        # a blank line of a text file is read as NaN, but it is an empty text, not a missing one
+        scored["skipped_reason"] = [
+            EMPTY if reason and not isinstance(value, str) else reason
+            for value, reason in zip(values, scored["skipped_reason"], strict=True)
+        ]
     result = add_columns(frame, scored)
     if output_path:
         write_table(result, output_path)
         if output_path != "-":
             click.echo(f"wrote {len(result):,} rows to {output_path}", err=True)
     else:
-        for text, label, probability in zip(values, result.iloc[:, -2], result.iloc[:, -1], strict=True):
+        for text, label, probability in zip(
+            values, scored["predicted_label"], scored["probability"], strict=True
+        ):
+            text = text if isinstance(text, str) else ""
             shown = text if len(text) <= 70 else text[:67] + "..."
-            click.echo(f"{label}\t{probability:.4f}\t{shown}")
+            shown_probability = "" if pd.isna(probability) else f"{probability:.4f}"
+            click.echo(f"{label}\t{shown_probability}\t{shown}")
+    odd = screened.n_cut or screened.n_skipped
+    if odd or (input_path and not console.is_quiet()):
+        counts = summary(
+            screened.n_scored,
+            screened.n_rows,
+            screened.n_cut,
+            screened.max_chars,
+            scored["skipped_reason"],
+            verb="scored",
+        )
+        click.echo(counts, err=True)
+
+
+def _is_lines_file(path: str) -> bool:
+    """A plain-text input (one text per line): .txt or .txt.gz."""
+    suffixes = [suffix.lower() for suffix in Path(path).suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes.pop()
+    return bool(suffixes) and suffixes[-1] == ".txt"

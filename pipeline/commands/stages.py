@@ -39,40 +39,44 @@ def run_stages(stages, config_path, overrides, name, force):
     return run
 
 
-@click.command()
-@config_options
-def prepare(config_path, overrides, name, force):
+def _stage_command(stage: str, help_text: str) -> click.Command:
+    """The command that runs one stage (the three without options of their own)."""
+
+    @click.command(stage, help=help_text)
+    @config_options
+    def command(config_path, overrides, name, force):
+        run_stages([stage], config_path, overrides, name, force)
+
+    return command
+
+
+prepare = _stage_command(
+    "prepare",
     """Read the corpus, clean it and write the train/valid/test splits.
 
     \b
     Example:
       python -m pipeline prepare --config configs/sentiment-tfidf.toml
-    """
-    run_stages(["prepare"], config_path, overrides, name, force)
-
-
-@click.command()
-@config_options
-def featurize(config_path, overrides, name, force):
+    """,
+)
+featurize = _stage_command(
+    "featurize",
     """Fit the text representation on train (vocabulary or n-gram vectorizer) and transform every split.
 
     \b
     Example:
       python -m pipeline featurize --config configs/sentiment-tfidf.toml
-    """
-    run_stages(["featurize"], config_path, overrides, name, force)
-
-
-@click.command()
-@config_options
-def train(config_path, overrides, name, force):
+    """,
+)
+train = _stage_command(
+    "train",
     """Train the model with early stopping on valid; an interrupted train resumes where it stopped.
 
     \b
     Example:
       python -m pipeline train --config configs/sentiment-tfidf.toml
-    """
-    run_stages(["train"], config_path, overrides, name, force)
+    """,
+)
 
 
 @click.command()

@@ -23,6 +23,7 @@ from pipeline.errors import PipelineError
 @click.option("--head", type=int, default=None, help="Transformer: plot this attention head only (from 0).")
 @click.option("--no-cache", is_flag=True, help="Transformer: rerun the decoder on the prefix at each step.")
 @click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--strict", is_flag=True, help="Refuse the input if one sentence has only unknown words.")
 def translate(
     run_path,
     sentences,
@@ -35,9 +36,14 @@ def translate(
     head,
     no_cache,
     batch_size,
+    strict,
 ):
-    """Translate sentences with a trained translator: one output line per input line (a blank line gives a
-    blank line). Sources longer than the model's maximum are cut, with a warning.
+    """Translate sentences with a trained translator: one output line per input line, in order.
+
+    A blank line, or one of only words the model does not know, gives an empty output line and its reason on
+    stderr ("line 7: only unknown words"); the counts go to stderr as one line. Sources longer than
+    data.max_chars characters, then than the model's maximum length, are cut (the latter with a warning).
+    --strict refuses an input with a line of only unknown words instead.
 
     \b
     Examples:
@@ -75,8 +81,11 @@ def translate(
         batch_size=batch_size,
         progress=len(lines) > 200,
         use_cache=not no_cache,
+        strict=strict,
     )
     if plot_path:
+        if results[0].skipped_reason:
+            raise PipelineError(f"sentence 1: {results[0].skipped_reason}; no attention map to draw")
         translator.plot_attention(results[0], Path(plot_path), layer=layer, head=head)
         click.echo(f"wrote the attention map to {plot_path}", err=True)
     text = "".join(f"{result.text}\n" for result in results)
@@ -87,3 +96,31 @@ def translate(
         click.echo(f"wrote {len(results):,} lines to {output_path}", err=True)
     else:
         click.echo(text, nl=False)
+    _report(results, translator.max_chars, "line" if input_path else "sentence", bool(input_path))
+
+
+MAX_REASON_LINES = 20  # per-line reasons printed on stderr; the rest are only counted
+
+
+def _report(results: list, max_chars: int, unit: str, batch: bool) -> None:
+    """Each skipped line's reason (up to MAX_REASON_LINES), then the counts line, on stderr."""
+    from pipeline import console  # noqa: PLC0415
+    from pipeline.text_limits import summary  # noqa: PLC0415
+
+    skipped = [(number, r.skipped_reason) for number, r in enumerate(results, start=1) if r.skipped_reason]
+    for number, reason in skipped[:MAX_REASON_LINES]:
+        click.echo(f"{unit} {number}: {reason}", err=True)
+    if len(skipped) > MAX_REASON_LINES:
+        click.echo(f"... and {len(skipped) - MAX_REASON_LINES:,} more {unit}s skipped", err=True)
+    n_cut = sum(result.chars_cut for result in results)
+    if skipped or n_cut or (batch and not console.is_quiet()):
+        counts = summary(
+            len(results) - len(skipped),
+            len(results),
+            n_cut,
+            max_chars,
+            [r.skipped_reason for r in results],
+            verb="translated",
+            noun=f"{unit}s",
+        )
+        click.echo(counts, err=True)

@@ -90,10 +90,9 @@ def load_corpus(spec: str, text_col: str, max_chars: int) -> tuple[list[str], di
 
 def iter_tokens(texts: list[str], lowercase: bool, progress: bool = True) -> Iterator[list[str]]:
     """Normalised word tokens of each text (the same tokenizer as the sequence features), with a bar."""
-    from tqdm.auto import tqdm
-
+    from data.progress import progress as progress_bar  # noqa: PLC0415
     from features.normalize import normalize_text
     from features.tokenize import word_tokenize
 
-    for text in tqdm(texts, desc="tokenising", unit="text", disable=not progress, mininterval=1.0):
+    for text in progress_bar(texts, desc="tokenising", unit="text", disable=not progress):
         yield word_tokenize(normalize_text(text, lowercase=lowercase))

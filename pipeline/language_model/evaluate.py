@@ -11,23 +11,28 @@ picked on valid (a grid of 0.05 steps) and applied unchanged to test.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 
 import keras
 import numpy as np
-from tqdm.auto import tqdm
 
 from data.atomic import write_json
+from data.progress import progress
 from features.lm_windows import make_windows
 from features.ngram import KneserNeyLM, UnigramLM, perplexity
 from models.saving import load_model
 from pipeline.language_model.featurize import feature_info, load_stream
 from pipeline.language_model.prepare import split_names
 from pipeline.rundir import RunDir
+from pipeline.stage import StageOutput, run_evaluate
+from pipeline.stage_keys import LegacyKey, StageKeySpec
 
-TABLES = ("eval",)
+KEY = StageKeySpec(
+    reads=("eval.batch_size", "eval.stride", "eval.ngram_order"),
+    inputs=("featurize", "train"),
+    legacy=LegacyKey(("eval",)),
+)
 METRICS_VERSION = 2  # 2: with the model + Kneser-Ney interpolation; older metrics.json files are redone
 
 
@@ -38,7 +43,7 @@ def token_log_probs(
     inputs, targets, weights = make_windows(stream, length, stride)
     scored = np.zeros(len(stream), dtype=np.float64)
     position = 0
-    for start in tqdm(range(0, len(inputs), batch_size), desc="scoring", unit="batch", mininterval=1.0):
+    for start in progress(range(0, len(inputs), batch_size), desc="scoring", unit="batch"):
         # The compiled predict step, then a float32 log-softmax on the backend (multi-threaded).
         logits = model.predict_on_batch(inputs[start : start + batch_size])
         log_probs = keras.ops.log_softmax(keras.ops.cast(logits, "float32"), axis=-1)
@@ -85,12 +90,10 @@ def _figures(log_probs: np.ndarray, char_level: bool) -> dict:
 
 def evaluate(run: RunDir, force: bool = False) -> dict:
     """Score valid (and test) with the model and the n-gram baselines -> metrics.json."""
-    run.require("train")
-    key = run.stage_key(TABLES, ("featurize", "train"), extra={"metrics": METRICS_VERSION})
-    if run.is_current("evaluate", key) and not force:
-        print(f"evaluate: up to date in {run.path}")
-        return json.loads((run.path / "metrics.json").read_text(encoding="utf-8"))
-    started = time.time()
+    return run_evaluate(run, KEY, lambda key: _evaluate(run), force=force, extra={"metrics": METRICS_VERSION})
+
+
+def _evaluate(run: RunDir) -> StageOutput:
     cfg = run.config
     info = feature_info(run)
     char_level = info["tokenizer"] == "char"
@@ -135,14 +138,13 @@ def evaluate(run: RunDir, force: bool = False) -> dict:
         "valid": results["valid"],
     }
     write_json(run.path / "metrics.json", metrics)
-    run.finish_stage("evaluate", key, ["metrics.json"], started)
     unit = "bits/char" if char_level else "perplexity"
     value = metrics["bits_per_token"] if char_level else metrics["perplexity"]
-    print(
-        f"evaluate: {reported} {unit} {value:.4f} ({metrics['cross_entropy']:.4f} nats/token); "
+    summary = (
+        f"{reported} {unit} {value:.4f} ({metrics['cross_entropy']:.4f} nats/token); "
         f"Kneser-Ney {order}-gram perplexity {metrics['ngram_perplexity']:.2f} vs model {metrics['perplexity']:.2f}, "
         f"unigram {metrics['unigram_perplexity']:.2f}; interpolated (model weight "
         f"{metrics['interpolated']['model_weight']:.2f}) {metrics['interpolated']['perplexity']:.2f} "
         f"-> {run.path / 'metrics.json'}"
     )
-    return metrics
+    return StageOutput(["metrics.json"], summary, result=metrics)

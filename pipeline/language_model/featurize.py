@@ -10,22 +10,32 @@ rate of each split is recorded.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from data.atomic import write_json, write_with
+from data.progress import progress
 from features.normalize import normalize_text
 from features.tokenize import char_tokenize, word_tokenize
 from features.vocabulary import END, UNK_ID, Vocabulary
 from pipeline.language_model.prepare import read_texts, split_names
 from pipeline.rundir import RunDir
+from pipeline.stage import StageOutput, make_stage
+from pipeline.stage_keys import LEGACY_TABLE_KEYS, LegacyKey, StageKeySpec
 
-TABLES = ("features",)
-# The sentiment-only keys of [features] do not change these features.
-READ_KEYS = ("tokenizer", "lowercase", "max_tokens", "min_count", "sequence_length")
+KEY = StageKeySpec(
+    reads=("features.tokenizer", "features.lowercase", "features.max_tokens", "features.min_count"),
+    inputs=("prepare",),
+    legacy=LegacyKey(
+        ("features",),
+        exclude=tuple(
+            f"features.{key}"
+            for key in LEGACY_TABLE_KEYS["features"]
+            if key not in ("tokenizer", "lowercase", "max_tokens", "min_count", "sequence_length")
+        ),
+    ),
+)
 
 
 def tokenize(text: str, tokenizer: str, lowercase: bool) -> list[str]:
@@ -38,22 +48,14 @@ def tokenize(text: str, tokenizer: str, lowercase: bool) -> list[str]:
 def _documents(texts: Iterable[str], cfg: dict, desc: str) -> list[list[str]]:
     return [
         tokenize(text, cfg["tokenizer"], cfg["lowercase"]) + [END]
-        for text in tqdm(texts, desc=desc, unit="text", mininterval=1.0)
+        for text in progress(texts, desc=desc, unit="text")
     ]
 
 
-def featurize(run: RunDir, force: bool = False) -> None:
+def _featurize(run: RunDir) -> StageOutput:
     """Build the vocabulary on train and write every split's id stream."""
-    run.require("prepare")
     cfg = run.config["features"]
-    exclude = tuple(f"features.{k}" for k in cfg if k not in READ_KEYS)
-    key = run.stage_key(TABLES, ("prepare",), exclude=exclude)
-    if run.is_current("featurize", key) and not force:
-        print(f"featurize: up to date in {run.path}")
-        return
-    started = time.time()
-    out_dir = run.path / "features"
-    out_dir.mkdir(exist_ok=True)
+    out_dir = run.subdir("features")
     splits = split_names(run)
     train_docs = _documents(read_texts(run, "train"), cfg, "tokenising train")
     char_level = cfg["tokenizer"] == "char"
@@ -77,12 +79,16 @@ def featurize(run: RunDir, force: bool = False) -> None:
         info["oov_rate"][split] = round(float(np.mean(stream == UNK_ID)), 5)
     write_json(out_dir / "info.json", info)
     outputs.append("features/info.json")
-    run.finish_stage("featurize", key, outputs, started, **info)
-    print(
-        f"featurize: {cfg['tokenizer']} vocabulary of {len(vocab):,}, "
+    return StageOutput(
+        outputs,
+        f"{cfg['tokenizer']} vocabulary of {len(vocab):,}, "
         + ", ".join(f"{s} {info['tokens'][s]:,} tokens (OOV {info['oov_rate'][s]:.2%})" for s in splits)
-        + f" -> {out_dir}"
+        + f" -> {out_dir}",
+        info,
     )
+
+
+featurize = make_stage("featurize", KEY, _featurize)
 
 
 def load_stream(run: RunDir, split: str) -> np.ndarray:

@@ -5,30 +5,38 @@
   valid_fraction 0.1, test_fraction 0: there is no test split, and metrics.json says the reported split is
   `valid`). Each split is one row.
 - A corpus of documents (`imdb-unsup`, or a CSV/TSV/Parquet/JSONL file's `data.text_col`) is split by
-  document, seeded: e.g. 90/5/5 for the IMDB reviews. Missing or empty texts are skipped and counted.
+  document, seeded: e.g. 90/5/5 for the IMDB reviews. Missing or empty texts are skipped and counted;
+  a document over `data.max_chars` characters is cut to it (counted as `cut_texts`).
 - `data.limit` (0 = all) keeps only the first that many training documents, or training characters of a
   continuous text, for quick experiments; valid and test stay whole, so their figures stay comparable.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from data.errors import DataError
 from data.locate import locate, sha256_file
 from data.readers import load_registry_frame, read_table, read_text
 from data.registry import REGISTRY
 from data.tables import table_format
 from pipeline.errors import PipelineError
 from pipeline.rundir import RunDir
-from pipeline.sentiment.prepare import write_parquet
+from pipeline.splits import SPLITS, check_fractions, read_prepared, split_names, write_splits
+from pipeline.stage import StageOutput, make_stage
+from pipeline.stage_keys import LegacyKey, StageKeySpec, keys
+from pipeline.text_limits import cut_column, warn_cut
 
-TABLES = ("data",)
-SPLITS = ("train", "valid", "test")
+__all__ = ["prepare", "read_texts", "split_names"]
+
+KEY = StageKeySpec(
+    reads=keys(
+        data="dataset text_col valid_fraction test_fraction max_chars limit",
+    ),
+    legacy=LegacyKey(("data",)),
+)
 CORPORA = ("tiny-shakespeare", "imdb-unsup")
 
 
@@ -72,21 +80,12 @@ def _split_documents(documents: pd.Series, valid_fraction: float, test_fraction:
     return {split: parts[split] for split in SPLITS if split in parts}
 
 
-def prepare(run: RunDir, force: bool = False) -> None:
+def _prepare(run: RunDir) -> StageOutput:
     """Write the splits of the corpus as parquet files of texts."""
     cfg, data = run.config, run.config["data"]
-    key = run.stage_key(TABLES)
-    if run.is_current("prepare", key) and not force:
-        print(f"prepare: up to date in {run.path}")
-        return
-    started = time.time()
-    if data["valid_fraction"] + data["test_fraction"] >= 1:
-        raise PipelineError("data.valid_fraction + data.test_fraction must stay below 1")
-    try:
-        corpus, source, checksums = _load(data)
-    except DataError as error:
-        raise PipelineError(str(error)) from None
+    corpus, source, checksums = _load(data)
     skipped = {"nan_text": 0, "empty_text": 0}
+    cut = 0
     if isinstance(corpus, str):
         if not corpus.strip():
             raise PipelineError(f"{source}: empty corpus (no text)")
@@ -102,11 +101,8 @@ def prepare(run: RunDir, force: bool = False) -> None:
         documents = corpus[~missing & ~empty].astype(str).reset_index(drop=True)
         if documents.empty:
             raise PipelineError(f"{source}: empty corpus (no rows with text)")
-        too_long = documents[documents.str.len() > data["max_chars"]]
-        if len(too_long):
-            raise PipelineError(
-                f"{source}: a text of {len(too_long.iloc[0]):,} characters is over data.max_chars = {data['max_chars']:,}"
-            )
+        documents, cut = cut_column(documents, data["max_chars"])
+        warn_cut(cut, data["max_chars"], source)
         parts = _split_documents(documents, data["valid_fraction"], data["test_fraction"], cfg["seed"])
         unit = "documents"
     if data["limit"]:
@@ -117,28 +113,27 @@ def prepare(run: RunDir, force: bool = False) -> None:
             else train.iloc[: data["limit"]]
         )
     out_dir = run.path / "prepare"
-    out_dir.mkdir(exist_ok=True)
-    outputs, sizes = [], {}
-    for split, texts in parts.items():
-        write_parquet(pd.DataFrame({"text": texts.tolist()}), out_dir / f"{split}.parquet")
-        outputs.append(f"prepare/{split}.parquet")
-        sizes[split] = int(texts.str.len().sum()) if unit == "characters" else len(texts)
+    outputs = write_splits(
+        out_dir, {split: pd.DataFrame({"text": texts.tolist()}) for split, texts in parts.items()}
+    )
+    sizes = {
+        split: int(texts.str.len().sum()) if unit == "characters" else len(texts)
+        for split, texts in parts.items()
+    }
     run.manifest["data"] = {
         "dataset": data["dataset"],
         "checksums": checksums,
         "skipped_rows": skipped,
+        "cut_texts": cut,
         "split_unit": unit,
         "split_sizes": sizes,
         "splits": list(parts),
     }
-    run.finish_stage("prepare", key, outputs, started)
-    print(f"prepare: {', '.join(f'{k} {v:,}' for k, v in sizes.items())} {unit} -> {out_dir}")
+    return StageOutput(outputs, f"{', '.join(f'{k} {v:,}' for k, v in sizes.items())} {unit} -> {out_dir}")
 
 
-def split_names(run: RunDir) -> list[str]:
-    """The splits this run has (no test split for tiny Shakespeare)."""
-    return [split for split in SPLITS if (run.path / "prepare" / f"{split}.parquet").is_file()]
+prepare = make_stage("prepare", KEY, _prepare, check=check_fractions)
 
 
 def read_texts(run: RunDir, split: str) -> list[str]:
-    return pd.read_parquet(run.path / "prepare" / f"{split}.parquet")["text"].tolist()
+    return read_prepared(run, split)["text"].tolist()

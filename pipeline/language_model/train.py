@@ -10,7 +10,6 @@ column is that estimate), while `val_loss` stays the exact cross-entropy. Resuma
 from __future__ import annotations
 
 import math
-import time
 
 import keras
 import numpy as np
@@ -22,10 +21,27 @@ from pipeline.errors import PipelineError
 from pipeline.language_model.featurize import feature_info, load_stream
 from pipeline.optimizers import make_optimizer
 from pipeline.rundir import RunDir
-from pipeline.training import fit_configured, save_trained_model, set_seed
+from pipeline.stage import TrainingJob, require_default_strategy, run_train
+from pipeline.stage_keys import FIT_KEYS, LegacyKey, StageKeySpec, keys
 
-TABLES = ("model", "train")
-INCLUDED_KEYS = ("features.sequence_length",)
+KEY = StageKeySpec(
+    reads=FIT_KEYS
+    + keys(model="kind embed_dim units layers dropout num_heads ff_dim tie_embeddings")
+    # The windows are features.sequence_length long; train.sampled_softmax picks the training loss.
+    + keys(features="sequence_length", train="sampled_softmax"),
+    inputs=("featurize",),
+    # The old rule put train.sampled_softmax in `extra` only when set, so full-softmax runs kept their key.
+    legacy=LegacyKey(
+        ("model", "train"),
+        exclude=("train.sampled_softmax",),
+        include=("features.sequence_length",),
+        extra=lambda config: (
+            {"sampled_softmax": config["train"]["sampled_softmax"]}
+            if config["train"]["sampled_softmax"]
+            else {}
+        ),
+    ),
+)
 
 
 class WindowBatches(keras.utils.PyDataset):
@@ -61,19 +77,6 @@ def compile_language_model(model: keras.Model, train_cfg: dict, steps_per_epoch:
     model.compile(optimizer=make_optimizer(train_cfg, steps_per_epoch), loss=loss)
 
 
-def train_stage_key(run: RunDir) -> str:
-    """The stage key; `train.sampled_softmax` enters it only when set, so full-softmax runs made before
-    the key existed stay current."""
-    sampled = run.config["train"]["sampled_softmax"]
-    return run.stage_key(
-        TABLES,
-        ("featurize",),
-        exclude=("train.sampled_softmax",),
-        include=INCLUDED_KEYS,
-        extra={"sampled_softmax": sampled} if sampled else None,
-    )
-
-
 def sampled_softmax_trainer(
     model: keras.Model, num_sampled: int, train_targets: np.ndarray, seed: int
 ) -> SampledSoftmaxTrainer:
@@ -88,59 +91,30 @@ def sampled_softmax_trainer(
 
 def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> None:
     """Fit the language model with early stopping on the validation loss; save model.keras."""
-    run.require("featurize")
+    require_default_strategy(run.config["train"], "language models")
+    run_train(run, KEY, lambda: _job(run), force=force, callbacks=callbacks)
+
+
+def _job(run: RunDir) -> TrainingJob:
     cfg, train_cfg = run.config, run.config["train"]
-    key = train_stage_key(run)
-    if run.is_current("train", key) and not force:
-        print(f"train: up to date in {run.path}")
-        return
-    if train_cfg["strategy"] != "default" or train_cfg["monitor"] != "val_loss":
-        raise PipelineError(
-            "language models train with train.strategy = 'default' and train.monitor = 'val_loss'"
-        )
-    started = time.time()
-    set_seed(cfg["seed"])
-    info = feature_info(run)
     train_inputs, train_targets, _ = windows_for(run, "train")
     valid_inputs, valid_targets, _ = windows_for(run, "valid")
     train_data = WindowBatches(train_inputs, train_targets, train_cfg["batch_size"], True, cfg["seed"])
     valid_data = WindowBatches(valid_inputs, valid_targets, cfg["eval"]["batch_size"], False, cfg["seed"])
     try:
         model = build_language_model(
-            cfg["model"], info["vocabulary_size"], cfg["features"]["sequence_length"]
+            cfg["model"], feature_info(run)["vocabulary_size"], cfg["features"]["sequence_length"]
         )
     except ValueError as error:
         raise PipelineError(f"model: {error}") from None
     if train_cfg["sampled_softmax"]:
         model = sampled_softmax_trainer(model, train_cfg["sampled_softmax"], train_targets, cfg["seed"])
     compile_language_model(model, train_cfg, len(train_data))
-    state = fit_configured(
+    return TrainingJob(
         model,
         train_data,
         valid_data,
-        run_path=run.path,
-        key=key,
-        train_cfg=train_cfg,
-        force=force,
-        callbacks=callbacks,
-        monitor="val_loss",
-    )
-    if isinstance(state["model"], SampledSoftmaxTrainer):
-        state["model"] = state["model"].language_model
-    model = save_trained_model(run.path, state)
-    tokens = int((train_targets > 0).sum()) * state["epoch"]
-    run.finish_stage(
-        "train",
-        key,
-        ["model.keras", "history.csv"],
-        started,
-        best_epoch=state["best_epoch"],
-        epochs_run=state["epoch"],
-        train_seconds=round(state["train_seconds"], 2),
-        train_tokens_per_second=round(tokens / max(state["train_seconds"], 1e-9), 1),
-        parameters=int(model.count_params()),
-    )
-    print(
-        f"train: best epoch {state['best_epoch']} of {state['epoch']} (val_loss {state['best_value']:.4f} nats/token), "
-        f"{state['train_seconds']:.0f} s -> {run.path / 'model.keras'}"
+        unit=" nats/token",
+        unwrap=lambda fitted: fitted.language_model if isinstance(fitted, SampledSoftmaxTrainer) else fitted,
+        throughput=("train_tokens_per_second", int((train_targets > 0).sum())),
     )

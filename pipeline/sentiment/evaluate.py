@@ -3,7 +3,6 @@ with the most confidently misclassified reviews and, for linear models, the stro
 
 from __future__ import annotations
 
-import json
 import time
 
 import keras
@@ -19,18 +18,22 @@ from pipeline.rundir import RunDir
 from pipeline.sentiment.featurize import feature_info, load_features
 from pipeline.sentiment.prepare import read_split
 from pipeline.sentiment.train import make_batches
+from pipeline.stage import StageOutput, run_evaluate
+from pipeline.stage_keys import LegacyKey, StageKeySpec
 
-TABLES = ("eval",)
+KEY = StageKeySpec(
+    reads=("eval.threshold", "eval.n_misclassified", "eval.n_top_ngrams", "eval.batch_size"),
+    inputs=("featurize", "train"),
+    legacy=LegacyKey(("eval",)),
+)
 
 
 def evaluate(run: RunDir, force: bool = False) -> dict:
     """Score the valid and test splits; write metrics.json, confusion.png and report.md."""
-    run.require("train")
-    key = run.stage_key(TABLES, ("featurize", "train"))
-    if run.is_current("evaluate", key) and not force:
-        print(f"evaluate: up to date in {run.path}")
-        return _read_metrics(run)
-    started = time.time()
+    return run_evaluate(run, KEY, lambda key: _evaluate(run), force=force)
+
+
+def _evaluate(run: RunDir) -> StageOutput:
     cfg = run.config["eval"]
     classes = LabelEncoder.load(run.path / "prepare" / "labels.json").classes
     model = load_model(run.path / "model.keras")
@@ -64,16 +67,12 @@ def evaluate(run: RunDir, force: bool = False) -> dict:
         title=f"{run.path.name}: test confusion matrix",
     )
     write_text(run.path / "report.md", _report(run, metrics, misclassified, top_ngrams))
-    run.finish_stage("evaluate", key, ["metrics.json", "report.md", "confusion.png"], started)
-    print(
-        f"evaluate: test accuracy {test['accuracy']:.4f}, f1 {test['f1']:.4f}, roc_auc {test['roc_auc']:.4f} "
-        f"(valid accuracy {valid['accuracy']:.4f}) -> {run.path / 'metrics.json'}"
+    return StageOutput(
+        ["metrics.json", "report.md", "confusion.png"],
+        f"test accuracy {test['accuracy']:.4f}, f1 {test['f1']:.4f}, roc_auc {test['roc_auc']:.4f} "
+        f"(valid accuracy {valid['accuracy']:.4f}) -> {run.path / 'metrics.json'}",
+        result=metrics,
     )
-    return metrics
-
-
-def _read_metrics(run: RunDir) -> dict:
-    return json.loads((run.path / "metrics.json").read_text(encoding="utf-8"))
 
 
 def _most_misclassified(run: RunDir, probs: np.ndarray, classes: list[str], n: int) -> list[dict]:

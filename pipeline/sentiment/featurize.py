@@ -7,7 +7,6 @@ sequence kind builds a Vocabulary on the training split and pads ids to `feature
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,16 +20,22 @@ from pipeline.errors import PipelineError
 from pipeline.initial_embeddings import MATRIX_FILE, check_source, initial_embeddings, source_fingerprint
 from pipeline.rundir import RunDir
 from pipeline.sentiment.prepare import SPLITS, read_split
+from pipeline.stage import StageOutput, run_stage
+from pipeline.stage_keys import LegacyKey, StageKeySpec, keys
 
 FEATURE_KINDS = ("sequence", *SPARSE_KINDS)
-TABLES = ("features",)
-# Read by train (frozen or fine-tuned table), not here: changing it must not redo the features.
-EXCLUDED_KEYS = ("features.trainable_embeddings",)
+KEY = StageKeySpec(
+    reads=keys(
+        features="kind lowercase ngram_max max_features min_df sublinear_tf nb_alpha max_tokens min_count sequence_length truncate embeddings word2vec",
+    ),
+    inputs=("prepare",),
+    # features.trainable_embeddings is read by train (frozen or fine-tuned table), not here.
+    legacy=LegacyKey(("features",), exclude=("features.trainable_embeddings",)),
+)
 
 
 def featurize(run: RunDir, force: bool = False) -> None:
     """Fit the representation on train and transform every split."""
-    run.require("prepare")
     cfg = run.config["features"]
     if cfg["kind"] not in FEATURE_KINDS:
         raise PipelineError(f"unknown features.kind '{cfg['kind']}'; known: {', '.join(FEATURE_KINDS)}")
@@ -39,13 +44,12 @@ def featurize(run: RunDir, force: bool = False) -> None:
             f"features.embeddings = '{cfg['embeddings']}' needs features.kind = 'sequence', not '{cfg['kind']}'"
         )
     check_source(cfg["embeddings"])
-    key = run.stage_key(
-        TABLES, ("prepare",), exclude=EXCLUDED_KEYS, extra=source_fingerprint(cfg["embeddings"]) or None
-    )
-    if run.is_current("featurize", key) and not force:
-        print(f"featurize: up to date in {run.path}")
-        return
-    started = time.time()
+    extra = source_fingerprint(cfg["embeddings"]) or None
+    run_stage(run, "featurize", KEY, lambda key: _featurize(run), force=force, extra=extra)
+
+
+def _featurize(run: RunDir) -> StageOutput:
+    cfg = run.config["features"]
     out_dir = run.path / "features"
     out_dir.mkdir(exist_ok=True)
     frames = {split: read_split(run, split) for split in SPLITS}
@@ -64,9 +68,10 @@ def featurize(run: RunDir, force: bool = False) -> None:
         ]
     write_json(out_dir / "info.json", info)
     outputs += ["features/info.json"] + [f"features/{name}" for name in info["files"]]
-    run.finish_stage("featurize", key, outputs, started, **{k: v for k, v in info.items() if k != "files"})
-    print(
-        f"featurize: {cfg['kind']} features, dimension {info.get('dim', info.get('vocabulary_size'))} -> {out_dir}"
+    return StageOutput(
+        outputs,
+        f"{cfg['kind']} features, dimension {info.get('dim', info.get('vocabulary_size'))} -> {out_dir}",
+        {k: v for k, v in info.items() if k != "files"},
     )
 
 

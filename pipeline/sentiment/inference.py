@@ -16,6 +16,7 @@ from models.saving import load_model
 from pipeline.errors import PipelineError
 from pipeline.evaluation import class_probabilities
 from pipeline.rundir import RunDir
+from pipeline.text_limits import Screened, classify, screen
 
 
 class SentimentClassifier:
@@ -42,9 +43,10 @@ class SentimentClassifier:
         return self.labels.classes
 
     def featurize(self, texts: Sequence[str], progress: bool = False):
-        """Texts to the model's input (CSR matrix or padded ids); refuses empty, missing or too long texts."""
+        """Texts to the model's input (CSR matrix or padded ids); refuses empty, missing or too long texts
+        (`predict` and `predict_proba` screen a batch first: see `pipeline.text_limits`)."""
         for row, text in enumerate(texts, start=1):
-            if not isinstance(text, str) or not text.strip():
+            if classify(text):
                 raise PipelineError(f"text {row} is empty or missing")
             if len(text) > self.max_chars:
                 raise PipelineError(
@@ -62,16 +64,43 @@ class SentimentClassifier:
             progress=progress,
         )
 
-    def predict_proba(
-        self, texts: Sequence[str], batch_size: int = 256, progress: bool = False
-    ) -> np.ndarray:
-        """(n, k) class probabilities."""
+    def screen(self, texts: Sequence[object], strict: bool = False) -> Screened:
+        """Sort a batch (see `pipeline.text_limits.screen`): texts over data.max_chars are cut, missing and
+        empty ones skipped with their reason. `strict` refuses both instead, naming the first such text."""
+        if isinstance(texts, str):
+            texts = [texts]
+        screened = screen(texts, self.max_chars)
+        if strict and (screened.n_skipped or screened.n_cut):
+            skipped = screened.first_skipped()
+            row = min([*([skipped[0]] if skipped else []), *screened.cut_rows[:1]])
+            if screened.reasons[row]:
+                raise PipelineError(f"text {row + 1} is empty or missing")
+            raise PipelineError(
+                f"text {row + 1} has {len(texts[row]):,} characters, over data.max_chars = {self.max_chars:,}"
+            )
+        return screened
+
+    def _scored_proba(self, screened: Screened, batch_size: int, progress: bool) -> np.ndarray:
+        """(n_scored, k) probabilities of the screened texts: one model call over all of them."""
         from pipeline.sentiment.train import make_batches  # noqa: PLC0415 - avoids a cycle
 
-        x = self.featurize(texts, progress=progress)
+        if not screened.texts:
+            return np.zeros((0, len(self.classes)), dtype="float32")
+        x = self.featurize(screened.texts, progress=progress)
         batches = make_batches(x, None, batch_size, training=False, bucket=False, seed=0)
         outputs = self.model.predict(batches, verbose=1 if progress else 0)
         return class_probabilities(outputs)
+
+    def predict_proba(
+        self, texts: Sequence[str], batch_size: int = 256, progress: bool = False, strict: bool = False
+    ) -> np.ndarray:
+        """(n, k) class probabilities, one row per text; a missing or empty text has a row of NaN (`strict`
+        refuses it) and a text over data.max_chars is cut to it (`strict` refuses it)."""
+        screened = self.screen(texts, strict=strict)
+        scored = self._scored_proba(screened, batch_size, progress)
+        probs = np.full((screened.n_rows, len(self.classes)), np.nan, dtype=scored.dtype)
+        probs[screened.rows] = scored
+        return probs
 
     def predict(
         self,
@@ -79,26 +108,34 @@ class SentimentClassifier:
         threshold: float | None = None,
         batch_size: int = 256,
         progress: bool = False,
+        strict: bool = False,
     ) -> pd.DataFrame:
-        """A frame with `predicted_label` and `probability` (of the predicted label) per text; binary models
-        call "positive" when P(positive) >= threshold (default: the run's eval.threshold)."""
+        """A frame with one row per text, in order: `predicted_label`, `probability` (of the predicted label)
+        and `skipped_reason`. Binary models call "positive" when P(positive) >= threshold (default: the run's
+        eval.threshold).
+
+        Every text that can be scored is: one longer than data.max_chars is cut to it first. A missing (None,
+        NaN) or empty text gets an empty label, a NaN probability and its reason ("missing text", "empty
+        text"); scored rows have an empty `skipped_reason`. `strict=True` refuses such a batch instead
+        (PipelineError naming the first empty, missing or over-long text)."""
         if isinstance(texts, str):
             texts = [texts]
-        probs = self.predict_proba(texts, batch_size=batch_size, progress=progress)
-        if len(self.classes) == 2:
+        binary = len(self.classes) == 2
+        if binary:
             threshold = self.run.config["eval"]["threshold"] if threshold is None else threshold
             if not 0.0 < threshold < 1.0:
                 raise PipelineError(f"--threshold must be between 0 and 1, got {threshold}")
-            ids = (probs[:, 1] >= threshold).astype(int)
         elif threshold is not None:
             raise PipelineError(
                 f"--threshold applies to binary models only; this model has {len(self.classes)} classes"
             )
-        else:
-            ids = probs.argmax(axis=1)
+        screened = self.screen(texts, strict=strict)
+        probs = self._scored_proba(screened, batch_size, progress)
+        ids = (probs[:, 1] >= threshold).astype(int) if binary else probs.argmax(axis=1)
+        labels = np.full(screened.n_rows, "", dtype=object)
+        probability = np.full(screened.n_rows, np.nan, dtype=probs.dtype)
+        labels[screened.rows] = [self.classes[i] for i in ids]
+        probability[screened.rows] = probs[np.arange(len(ids)), ids].round(6)
         return pd.DataFrame(
-            {
-                "predicted_label": [self.classes[i] for i in ids],
-                "probability": probs[np.arange(len(ids)), ids].round(6),
-            }
+            {"predicted_label": labels, "probability": probability, "skipped_reason": screened.reasons}
         )

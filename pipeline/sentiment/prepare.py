@@ -2,29 +2,35 @@
 
 IMDB keeps its own train/test split and takes a stratified, seeded 10% of train as valid. A user's file is
 split stratified into train/valid/test unless `data.test_path` names a separate test file. Rows with NaN or
-empty text are skipped and counted in the manifest; a text over `data.max_chars` characters is refused.
+empty text are skipped and counted in the manifest; a text over `data.max_chars` characters is cut to it
+(counted in the manifest as `cut_texts`).
 """
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from data.atomic import write_with
-from data.errors import DataError
 from data.locate import locate, sha256_file
 from data.readers import read_imdb, read_table
 from data.registry import REGISTRY
 from features.labels import LabelEncoder
+from pipeline import console
 from pipeline.errors import PipelineError
 from pipeline.rundir import RunDir
+from pipeline.splits import SPLITS, read_prepared, write_splits
+from pipeline.stage import StageOutput, run_stage
+from pipeline.stage_keys import LegacyKey, StageKeySpec, keys
+from pipeline.text_limits import cut_column, warn_cut
 
-SPLITS = ("train", "valid", "test")
-TABLES = ("data",)
+KEY = StageKeySpec(
+    reads=keys(
+        data="dataset test_path text_col label_col valid_fraction test_fraction max_chars limit",
+    ),
+    legacy=LegacyKey(("data",)),
+)
 
 
 def _load_source(cfg: dict) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
@@ -61,46 +67,35 @@ def _read_user_file(path: Path, data: dict) -> pd.DataFrame:
     return frame
 
 
-def _clean(frame: pd.DataFrame, source: str, max_chars: int) -> tuple[pd.DataFrame, dict]:
-    """Drop rows with NaN/empty text (counted); refuse texts longer than max_chars, naming the row."""
+def _clean(frame: pd.DataFrame, source: str, max_chars: int) -> tuple[pd.DataFrame, dict, int]:
+    """Drop rows with NaN/empty text (counted); cut texts longer than max_chars to it (counted)."""
     text = frame["text"]
     missing = text.isna()
     empty = ~missing & (text.astype(str).str.strip() == "")
-    lengths = text[~missing].astype(str).str.len()
-    too_long = lengths[lengths > max_chars]
-    if len(too_long):
-        row = int(too_long.index[0]) + 1
-        raise PipelineError(
-            f"{source}: row {row} has a text of {int(too_long.iloc[0]):,} characters, over "
-            f"data.max_chars = {max_chars:,}; shorten it or raise data.max_chars"
-        )
     kept = frame[~missing & ~empty].copy()
-    kept["text"] = kept["text"].astype(str)
-    return kept, {"nan_text": int(missing.sum()), "empty_text": int(empty.sum())}
+    kept["text"], n_cut = cut_column(kept["text"].astype(str), max_chars)
+    return kept, {"nan_text": int(missing.sum()), "empty_text": int(empty.sum())}, n_cut
 
 
 def prepare(run: RunDir, force: bool = False) -> None:
     """Write prepare/{train,valid,test}.parquet and prepare/labels.json."""
+    run_stage(run, "prepare", KEY, lambda key: _prepare(run), force=force)
+
+
+def _prepare(run: RunDir) -> StageOutput:
     cfg = run.config
-    key = run.stage_key(TABLES)
-    if run.is_current("prepare", key) and not force:
-        print(f"prepare: up to date in {run.path}")
-        return
-    started = time.time()
-    try:
-        parts, checksums = _load_source(cfg)
-    except DataError as exc:
-        raise PipelineError(str(exc)) from None
+    parts, checksums = _load_source(cfg)
     skipped: dict[str, dict] = {}
+    cut: dict[str, int] = {}
     cleaned = {}
     for part, frame in parts.items():
         source = frame.attrs.get("source", f"{cfg['data']['dataset']} ({part})")
-        cleaned[part], skipped[part] = _clean(frame, source, cfg["data"]["max_chars"])
+        cleaned[part], skipped[part], cut[part] = _clean(frame, source, cfg["data"]["max_chars"])
+        warn_cut(cut[part], cfg["data"]["max_chars"], source)
         if sum(skipped[part].values()):
-            print(
+            console.warn(
                 f"prepare: skipped {skipped[part]['nan_text']} rows with missing text and "
-                f"{skipped[part]['empty_text']} with empty text in {source}",
-                file=sys.stderr,
+                f"{skipped[part]['empty_text']} with empty text in {source}"
             )
         if cleaned[part].empty:
             raise PipelineError(f"{source}: no rows with text")
@@ -127,26 +122,26 @@ def prepare(run: RunDir, force: bool = False) -> None:
     out_dir = run.path / "prepare"
     out_dir.mkdir(exist_ok=True)
     columns = [c for c in ("id", "text", "label", "label_value", "rating") if c in train.columns]
-    outputs = []
+    frames = {}
     for split, frame in zip(SPLITS, (train, valid, test), strict=True):
-        frame = frame[columns].reset_index(drop=True)
-        frame["label_value"] = frame["label_value"].astype(str)
-        write_parquet(frame, out_dir / f"{split}.parquet")
-        outputs.append(f"prepare/{split}.parquet")
+        frames[split] = frame[columns].reset_index(drop=True)
+        frames[split]["label_value"] = frames[split]["label_value"].astype(str)
+    outputs = write_splits(out_dir, frames)
     labels.save(out_dir / "labels.json")
     outputs.append("prepare/labels.json")
-    sizes = {split: len(frame) for split, frame in zip(SPLITS, (train, valid, test), strict=True)}
+    sizes = {split: len(frame) for split, frame in frames.items()}
     run.manifest["data"] = {
         "dataset": cfg["data"]["dataset"],
         "checksums": checksums,
         "skipped_rows": skipped,
+        "cut_texts": cut,
         "split_sizes": sizes,
         "classes": labels.classes,
     }
-    run.finish_stage("prepare", key, outputs, started)
-    print(
-        f"prepare: {sizes['train']:,} train, {sizes['valid']:,} valid, {sizes['test']:,} test rows, "
-        f"classes {labels.classes} -> {out_dir}"
+    return StageOutput(
+        outputs,
+        f"{sizes['train']:,} train, {sizes['valid']:,} valid, {sizes['test']:,} test rows, "
+        f"classes {labels.classes} -> {out_dir}",
     )
 
 
@@ -165,10 +160,6 @@ def _split(frame: pd.DataFrame, fraction: float, seed: int, option: str) -> tupl
         raise PipelineError(f"cannot split {len(frame)} rows with {option} = {fraction}: {exc}") from None
 
 
-def write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    write_with(path, lambda tmp: frame.to_parquet(tmp, index=False))
-
-
 def read_split(run: RunDir, split: str) -> pd.DataFrame:
     """One prepared split."""
-    return pd.read_parquet(run.path / "prepare" / f"{split}.parquet")
+    return read_prepared(run, split)

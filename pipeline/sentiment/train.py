@@ -5,8 +5,6 @@ Resumable: an interrupted `train` with the same config and features continues af
 
 from __future__ import annotations
 
-import time
-
 import keras
 
 from features.labels import LabelEncoder
@@ -17,11 +15,19 @@ from pipeline.errors import PipelineError
 from pipeline.optimizers import make_optimizer
 from pipeline.rundir import RunDir
 from pipeline.sentiment.featurize import feature_info, load_embedding_matrix, load_features
-from pipeline.training import fit_configured, save_trained_model, set_seed
+from pipeline.stage import TrainingJob, run_train
+from pipeline.stage_keys import FIT_KEYS, LegacyKey, StageKeySpec, keys
 
-TABLES = ("model", "train")
-INCLUDED_KEYS = ("features.trainable_embeddings",)
-EXCLUDED_KEYS = ("train.sampled_softmax",)  # language models only (refused here when set)
+KEY = StageKeySpec(
+    reads=FIT_KEYS
+    + keys(model="kind embed_dim units layers bidirectional dropout num_heads ff_dim pooling rnn_pooling")
+    + keys(model="head_units hidden_units l2", features="trainable_embeddings")
+    + keys(train="monitor mixed_precision strategy bucket_by_length"),
+    inputs=("featurize",),
+    legacy=LegacyKey(
+        ("model", "train"), exclude=("train.sampled_softmax",), include=("features.trainable_embeddings",)
+    ),
+)
 
 
 def make_batches(x, y, batch_size: int, *, training: bool, bucket: bool, seed: int, rows_multiple: int = 1):
@@ -80,42 +86,30 @@ def _build(
 
 def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> None:
     """Build the model from [model], fit it on train with early stopping on valid, save model.keras."""
-    run.require("featurize")
-    cfg, train_cfg = run.config, run.config["train"]
-    if train_cfg["sampled_softmax"]:
+    if run.config["train"]["sampled_softmax"]:
         raise PipelineError("train.sampled_softmax applies to language models only; set it to 0")
-    key = run.stage_key(TABLES, ("featurize",), exclude=EXCLUDED_KEYS, include=INCLUDED_KEYS)
-    if run.is_current("train", key) and not force:
-        print(f"train: up to date in {run.path}")
-        return
-    started = time.time()
-    set_seed(cfg["seed"])
+    run_train(run, KEY, lambda: _job(run), force=force, callbacks=callbacks)
+
+
+def _job(run: RunDir) -> TrainingJob:
+    cfg, train_cfg = run.config, run.config["train"]
     set_precision(train_cfg["mixed_precision"])
     info = feature_info(run)
     classes = LabelEncoder.load(run.path / "prepare" / "labels.json").classes
-    x_train, y_train = load_features(run, "train")
-    x_valid, y_valid = load_features(run, "valid")
     strategy = make_strategy(train_cfg["strategy"])
     replicas = strategy.num_replicas_in_sync if strategy else 1
-    seed = cfg["seed"]
-    train_data = make_batches(
-        x_train,
-        y_train,
-        train_cfg["batch_size"] * replicas,
-        training=True,
-        bucket=train_cfg["bucket_by_length"],
-        seed=seed,
-        rows_multiple=replicas,
-    )
-    valid_data = make_batches(
-        x_valid,
-        y_valid,
-        cfg["eval"]["batch_size"] * replicas,
-        training=False,
-        bucket=False,
-        seed=seed,
-        rows_multiple=replicas,
-    )
+    batches = {}
+    for split, batch_size in (("train", train_cfg["batch_size"]), ("valid", cfg["eval"]["batch_size"])):
+        x, y = load_features(run, split)
+        batches[split] = make_batches(
+            x,
+            y,
+            batch_size * replicas,
+            training=split == "train",
+            bucket=split == "train" and train_cfg["bucket_by_length"],
+            seed=cfg["seed"],
+            rows_multiple=replicas,
+        )
     with strategy_scope(strategy):
         model = _build(
             cfg["model"],
@@ -124,30 +118,5 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
             matrix=load_embedding_matrix(run),
             trainable_embeddings=cfg["features"]["trainable_embeddings"],
         )
-        compile_model(model, train_cfg, len(classes), steps_per_epoch=len(train_data))
-        state = fit_configured(
-            model,
-            train_data,
-            valid_data,
-            run_path=run.path,
-            key=key,
-            train_cfg=train_cfg,
-            force=force,
-            callbacks=callbacks,
-            monitor=train_cfg["monitor"],
-        )
-    model = save_trained_model(run.path, state)
-    run.finish_stage(
-        "train",
-        key,
-        ["model.keras", "history.csv"],
-        started,
-        best_epoch=state["best_epoch"],
-        epochs_run=state["epoch"],
-        train_seconds=round(state["train_seconds"], 2),
-        parameters=int(model.count_params()),
-    )
-    print(
-        f"train: best epoch {state['best_epoch']} of {state['epoch']} ({state['monitor']} {state['best_value']:.4f}), "
-        f"{state['train_seconds']:.0f} s -> {run.path / 'model.keras'}"
-    )
+        compile_model(model, train_cfg, len(classes), steps_per_epoch=len(batches["train"]))
+    return TrainingJob(model, batches["train"], batches["valid"], monitor=train_cfg["monitor"])

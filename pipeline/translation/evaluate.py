@@ -10,7 +10,6 @@ defaults: 13a tokenisation, mixed case; the signature is recorded.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 
@@ -19,10 +18,16 @@ import sacrebleu
 
 from data.atomic import write_json, write_text
 from pipeline.rundir import RunDir
+from pipeline.stage import StageOutput, run_evaluate
+from pipeline.stage_keys import LegacyKey, StageKeySpec
 from pipeline.translation.featurize import read_pairs_split, split_names
 from pipeline.translation.inference import Translator
 
-TABLES = ("eval",)
+KEY = StageKeySpec(
+    reads=("eval.beam", "eval.length_penalty", "eval.n_samples", "eval.batch_size"),
+    inputs=("featurize", "train"),
+    legacy=LegacyKey(("eval",)),
+)
 LENGTH_BUCKETS = (("1-4", 1, 4), ("5-8", 5, 8), ("9-12", 9, 12), ("13+", 13, 10**9))
 
 
@@ -88,12 +93,10 @@ def _reference_streams(reference_lists: list[list[str]]) -> list[list[str | None
 
 def evaluate(run: RunDir, force: bool = False) -> dict:
     """Translate and score valid (and test) -> metrics.json and report.md with sample translations."""
-    run.require("train")
-    key = run.stage_key(TABLES, ("featurize", "train"))
-    if run.is_current("evaluate", key) and not force:
-        print(f"evaluate: up to date in {run.path}")
-        return json.loads((run.path / "metrics.json").read_text(encoding="utf-8"))
-    started = time.time()
+    return run_evaluate(run, KEY, lambda key: _evaluate(run), force=force)
+
+
+def _evaluate(run: RunDir) -> StageOutput:
     cfg = run.config["eval"]
     translator = Translator(run)
     results, samples = {}, {}
@@ -111,15 +114,14 @@ def evaluate(run: RunDir, force: bool = False) -> dict:
     }
     write_json(run.path / "metrics.json", metrics)
     write_text(run.path / "report.md", _report(run, metrics, samples[reported], cfg["n_samples"]))
-    run.finish_stage("evaluate", key, ["metrics.json", "report.md"], started)
     lengths = ", ".join(
         f"{k} {v:.1f}" if v is not None else f"{k} -" for k, v in metrics["bleu_by_length"].items()
     )
-    print(
-        f"evaluate: {reported} BLEU {metrics['bleu']:.2f} (single reference {metrics['bleu_single_ref']:.2f}), "
+    summary = (
+        f"{reported} BLEU {metrics['bleu']:.2f} (single reference {metrics['bleu_single_ref']:.2f}), "
         f"chrF {metrics['chrf']:.2f}; by source length: {lengths} -> {run.path / 'metrics.json'}"
     )
-    return metrics
+    return StageOutput(["metrics.json", "report.md"], summary, result=metrics)
 
 
 def _report(run: RunDir, metrics: dict, samples: pd.DataFrame, count: int) -> str:

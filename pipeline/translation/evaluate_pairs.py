@@ -38,7 +38,7 @@ def evaluate_pairs(run: RunDir, path: Path, beam: int | None = None, output: Pat
         frame, where, _ = load_pairs({**data, "dataset": str(path)})
     except DataError as error:
         raise PipelineError(str(error)) from None
-    frame, skipped = clean_pairs(frame, where, data["max_chars"])
+    frame, skipped, _ = clean_pairs(frame, where, data["max_chars"])
     if frame.empty:
         raise PipelineError(f"{where}: no sentence pairs with text on both sides")
     pairs = oriented_pairs(frame, data["reverse"])[["source", "reference"]].reset_index(drop=True)

@@ -14,21 +14,31 @@ valid and test pairs are cut to it (counted too) so that every one of them is sc
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from data.atomic import write_json, write_with
+from data.progress import progress
 from features.sequences import pad_ids
 from features.translation_text import tokenize_sentence
 from features.vocabulary import END_ID, START_ID, UNK_ID, Vocabulary
 from pipeline.rundir import RunDir
+from pipeline.splits import read_prepared, split_names
+from pipeline.stage import StageOutput, make_stage
+from pipeline.stage_keys import LEGACY_TABLE_KEYS, LegacyKey, StageKeySpec
 
-TABLES = ("features",)
+__all__ = ["featurize", "feature_info", "load_arrays", "read_pairs_split", "source_tokens", "split_names"]
+
 READ_KEYS = ("lowercase", "max_tokens", "min_count", "sequence_length")
-SPLITS = ("train", "valid", "test")
+KEY = StageKeySpec(
+    reads=tuple(f"features.{key}" for key in READ_KEYS),
+    inputs=("prepare",),
+    legacy=LegacyKey(
+        ("features",),
+        exclude=tuple(f"features.{key}" for key in LEGACY_TABLE_KEYS["features"] if key not in READ_KEYS),
+    ),
+)
 
 
 def source_tokens(sentence: str, lowercase: bool) -> list[str]:
@@ -38,11 +48,7 @@ def source_tokens(sentence: str, lowercase: bool) -> list[str]:
 
 def read_pairs_split(run: RunDir, split: str) -> pd.DataFrame:
     """A prepared split: source, target, reference."""
-    return pd.read_parquet(run.path / "prepare" / f"{split}.parquet")
-
-
-def split_names(run: RunDir) -> list[str]:
-    return [split for split in SPLITS if (run.path / "prepare" / f"{split}.parquet").is_file()]
+    return read_prepared(run, split)
 
 
 def encode_side(token_lists: list[list[str]], vocab: Vocabulary, length: int, start: bool) -> np.ndarray:
@@ -54,18 +60,10 @@ def encode_side(token_lists: list[list[str]], vocab: Vocabulary, length: int, st
     return pad_ids(ids, length)
 
 
-def featurize(run: RunDir, force: bool = False) -> None:
+def _featurize(run: RunDir) -> StageOutput:
     """Build the source and target vocabularies on train and write every split's padded ids."""
-    run.require("prepare")
     cfg = run.config["features"]
-    exclude = tuple(f"features.{k}" for k in cfg if k not in READ_KEYS)
-    key = run.stage_key(TABLES, ("prepare",), exclude=exclude)
-    if run.is_current("featurize", key) and not force:
-        print(f"featurize: up to date in {run.path}")
-        return
-    started = time.time()
-    out_dir = run.path / "features"
-    out_dir.mkdir(exist_ok=True)
+    out_dir = run.subdir("features")
     length = cfg["sequence_length"]
     tokens = {}
     for split in split_names(run):
@@ -73,7 +71,7 @@ def featurize(run: RunDir, force: bool = False) -> None:
         tokens[split] = (
             [
                 source_tokens(s, cfg["lowercase"])
-                for s in tqdm(frame["source"], desc=f"tokenising {split}", mininterval=1.0)
+                for s in progress(frame["source"], desc=f"tokenising {split}")
             ],
             [tokenize_sentence(t) for t in frame["target"]],
         )
@@ -124,12 +122,16 @@ def featurize(run: RunDir, force: bool = False) -> None:
         }
     write_json(out_dir / "info.json", info)
     outputs.append("features/info.json")
-    run.finish_stage("featurize", key, outputs, started, **info)
-    print(
-        f"featurize: vocabularies {len(source_vocab):,} source / {len(target_vocab):,} target tokens, "
+    return StageOutput(
+        outputs,
+        f"vocabularies {len(source_vocab):,} source / {len(target_vocab):,} target tokens, "
         + ", ".join(f"{s} {n:,} pairs" for s, n in info["pairs"].items())
-        + f" ({info['dropped_long_train_pairs']:,} long training pairs left out) -> {out_dir}"
+        + f" ({info['dropped_long_train_pairs']:,} long training pairs left out) -> {out_dir}",
+        info,
     )
+
+
+featurize = make_stage("featurize", KEY, _featurize)
 
 
 def _oov(ids: np.ndarray) -> float:

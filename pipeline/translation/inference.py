@@ -6,9 +6,9 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 import models.seq2seq  # noqa: F401 - registers its layers (and the attention layers) for loading
+from data.progress import progress as progress_bar
 from features.sequences import pad_ids
 from features.translation_text import detokenize, normalize_sentence
 from features.vocabulary import END_ID, UNK, UNK_ID, Vocabulary
@@ -18,13 +18,15 @@ from models.seq2seq_decoding import Seq2SeqStepper, translate_ids
 from models.transformer_translator import TransformerTranslatorStepper
 from pipeline.errors import PipelineError
 from pipeline.rundir import RunDir
+from pipeline.text_limits import EMPTY, UNKNOWN_WORDS, classify
 from pipeline.translation.featurize import feature_info, source_tokens
 
 
 @dataclass
 class TranslationResult:
     """A translated sentence: `text` (detokenised), its output tokens, the source tokens the model read,
-    the alignment (output tokens x source tokens + `<end>`), the log-probability and what was cut."""
+    the alignment (output tokens x source tokens + `<end>`), the log-probability and what was cut; a sentence
+    left untranslated has an empty text and its `skipped_reason`."""
 
     text: str
     tokens: list[str]
@@ -32,6 +34,8 @@ class TranslationResult:
     attention: np.ndarray
     log_prob: float
     truncated: bool
+    skipped_reason: str = ""  # why nothing was translated: "empty text", "missing text", "only unknown words"
+    chars_cut: bool = False  # the source was first cut to data.max_chars characters
 
 
 class Translator:
@@ -47,6 +51,7 @@ class Translator:
         self.target_vocab = Vocabulary.load(features / "target_vocab.json")
         self.lowercase = bool(self.source_vocab.settings.get("lowercase", True))
         self.max_length = int(self.info["sequence_length"])
+        self.max_chars = int(run.config["data"]["max_chars"])
         self.model = load_model(run.path / "model.keras")
         self.transformer = any(isinstance(layer, TransformerCrossDecoder) for layer in self.model.layers)
         self._steppers: dict[bool, Seq2SeqStepper | TransformerTranslatorStepper] = {}
@@ -80,33 +85,52 @@ class Translator:
         progress: bool = False,
         warn: bool = True,
         use_cache: bool = True,
+        strict: bool = False,
     ) -> list[TranslationResult]:
-        """Translate sentences (batched, shortest first); an empty sentence gives an empty translation.
+        """Translate sentences (batched, shortest first): one result per sentence, in order.
 
-        Sources longer than the model's `features.sequence_length` are cut to it, with a warning; a sentence
-        made only of words the model does not know is refused. `use_cache=False` makes a Transformer rerun its
-        decoder on the whole prefix at every step (same output, slower; recurrent models ignore it).
+        A source longer than data.max_chars characters is cut to it (`chars_cut`); one longer than the model's
+        `features.sequence_length` tokens is cut to that, with a warning (`truncated`). An empty or missing
+        sentence, or one made only of words the model does not know, gets an empty translation and its
+        `skipped_reason`; `strict=True` refuses a sentence of only unknown words instead (an empty one still
+        gives an empty translation). `use_cache=False` makes a Transformer rerun its decoder on the whole
+        prefix at every step (same output, slower; recurrent models ignore it).
         """
-        encoded = [self.encode(sentence) for sentence in sentences]
+        reasons = [classify(sentence) for sentence in sentences]
+        chars_cut = [
+            not reason and len(sentence) > self.max_chars
+            for sentence, reason in zip(sentences, reasons, strict=True)
+        ]
+        encoded = [
+            self.encode(sentence[: self.max_chars]) if not reason else ([], [END_ID], False)
+            for sentence, reason in zip(sentences, reasons, strict=True)
+        ]
         for index, (tokens, ids, _) in enumerate(encoded):
             if tokens and all(i == UNK_ID for i in ids[:-1]):
-                raise PipelineError(
-                    f"sentence {index + 1} has only words unknown to this model's vocabulary: "
-                    f"{' '.join(tokens[:8])}"
-                )
-        cut = sum(truncated for *_, truncated in encoded)
+                if strict:
+                    raise PipelineError(
+                        f"sentence {index + 1} has only words unknown to this model's vocabulary: "
+                        f"{' '.join(tokens[:8])}"
+                    )
+                reasons[index] = UNKNOWN_WORDS
+            elif not tokens and not reasons[index]:
+                reasons[index] = EMPTY  # only punctuation the tokenizer drops, or similar
+        cut = sum(truncated for (*_, truncated), reason in zip(encoded, reasons, strict=True) if not reason)
         if cut and warn:
             print(
                 f"warning: {cut} sentence(s) longer than the model's {self.max_length - 1} source tokens were cut",
                 file=sys.stderr,
             )
         results: list[TranslationResult | None] = [None] * len(sentences)
-        todo = [i for i, (tokens, *_) in enumerate(encoded) if tokens]
-        for i in set(range(len(sentences))) - set(todo):
-            results[i] = TranslationResult("", [], [], np.zeros((0, 0), "float32"), 0.0, False)
+        todo = [i for i, reason in enumerate(reasons) if not reason]
+        for i, reason in enumerate(reasons):
+            if reason:
+                results[i] = TranslationResult(
+                    "", [], [], np.zeros((0, 0), "float32"), 0.0, False, skipped_reason=reason
+                )
         todo.sort(key=lambda i: len(encoded[i][1]))
         batches = range(0, len(todo), batch_size)
-        for start in tqdm(batches, desc="translating", unit="batch", disable=not progress, mininterval=1.0):
+        for start in progress_bar(batches, desc="translating", unit="batch", disable=not progress):
             rows = todo[start : start + batch_size]
             # Widths rounded up to a multiple of 8: few distinct shapes, so few traces of the compiled steps.
             width = max(len(encoded[i][1]) for i in rows)
@@ -126,7 +150,8 @@ class Translator:
                     source_tokens=[*encoded[i][0], "<end>"],
                     attention=translation.attention,
                     log_prob=translation.log_prob,
-                    truncated=encoded[i][2],
+                    truncated=encoded[i][2] or chars_cut[i],
+                    chars_cut=chars_cut[i],
                 )
         return results  # type: ignore[return-value]
 

@@ -7,7 +7,7 @@
 - Both sides are normalised by `features.translation_text.normalize_sentence` (accents, case, `¿ ¡` and
   French no-break spaces kept); `reference` is the target as the file has it (whitespace trimmed), the text
   BLEU is scored against. Pairs with a missing or empty side are skipped and counted; a side over
-  `data.max_chars` characters is refused with its row number.
+  `data.max_chars` characters is cut to it (counted as `cut_texts`).
 - The split is grouped by the file's first column (English for Tatoeba files), seeded: every pair of one
   English sentence lands in the same split, `data.valid_fraction` and `data.test_fraction` of the pairs
   (80/10/10 by default for translation configs), so no test source was seen in training.
@@ -15,14 +15,12 @@
 
 from __future__ import annotations
 
-import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from data.errors import DataError
 from data.locate import locate, sha256_file
 from data.pairs import read_pairs
 from data.readers import load_registry_frame
@@ -31,10 +29,17 @@ from data.tables import read_table, table_format
 from features.translation_text import normalize_sentence
 from pipeline.errors import PipelineError
 from pipeline.rundir import RunDir
-from pipeline.sentiment.prepare import write_parquet
+from pipeline.splits import SPLITS, check_fractions, write_splits
+from pipeline.stage import StageOutput, make_stage
+from pipeline.stage_keys import LegacyKey, StageKeySpec, keys
+from pipeline.text_limits import cut_column, warn_cut
 
-TABLES = ("data",)
-SPLITS = ("train", "valid", "test")
+KEY = StageKeySpec(
+    reads=keys(
+        data="dataset source_col target_col reverse valid_fraction test_fraction max_chars limit",
+    ),
+    legacy=LegacyKey(("data",)),
+)
 PAIR_FILE_FORMATS = ("tsv", "txt")
 
 
@@ -66,20 +71,17 @@ def load_pairs(data: dict) -> tuple[pd.DataFrame, str, dict]:
     return frame[columns].set_axis(["first", "second"], axis=1), str(path), checksums
 
 
-def clean_pairs(frame: pd.DataFrame, where: str, max_chars: int) -> tuple[pd.DataFrame, dict]:
-    """Drop pairs with a missing or empty side (counted); refuse a side longer than `max_chars`."""
+def clean_pairs(frame: pd.DataFrame, where: str, max_chars: int) -> tuple[pd.DataFrame, dict, int]:
+    """Drop pairs with a missing or empty side (counted); cut a side longer than `max_chars` to it (the
+    number of sides cut is returned)."""
     missing = frame["first"].isna() | frame["second"].isna()
     text = frame.fillna("").astype(str)
     empty = ~missing & ((text["first"].str.strip() == "") | (text["second"].str.strip() == ""))
-    lengths = np.maximum(text["first"].str.len(), text["second"].str.len())
-    too_long = lengths[lengths > max_chars]
-    if len(too_long):
-        raise PipelineError(
-            f"{where}: row {int(too_long.index[0]) + 1} has a sentence of {int(too_long.iloc[0]):,} characters, "
-            f"over data.max_chars = {max_chars:,}"
-        )
-    kept = text[~missing & ~empty]
-    return kept, {"nan_text": int(missing.sum()), "empty_text": int(empty.sum())}
+    kept = text[~missing & ~empty].copy()
+    kept["first"], cut_first = cut_column(kept["first"], max_chars)
+    kept["second"], cut_second = cut_column(kept["second"], max_chars)
+    warn_cut(cut_first + cut_second, max_chars, where)
+    return kept, {"nan_text": int(missing.sum()), "empty_text": int(empty.sum())}, cut_first + cut_second
 
 
 def oriented_pairs(frame: pd.DataFrame, reverse: bool) -> pd.DataFrame:
@@ -111,21 +113,11 @@ def grouped_split(groups: pd.Series, valid_fraction: float, test_fraction: float
     return pd.Series(group_split[codes], index=groups.index)
 
 
-def prepare(run: RunDir, force: bool = False) -> None:
+def _prepare(run: RunDir) -> StageOutput:
     """Read, normalise and split the sentence pairs."""
     cfg, data = run.config, run.config["data"]
-    key = run.stage_key(TABLES)
-    if run.is_current("prepare", key) and not force:
-        print(f"prepare: up to date in {run.path}")
-        return
-    started = time.time()
-    if data["valid_fraction"] + data["test_fraction"] >= 1:
-        raise PipelineError("data.valid_fraction + data.test_fraction must stay below 1")
-    try:
-        frame, where, checksums = load_pairs(data)
-    except DataError as error:
-        raise PipelineError(str(error)) from None
-    frame, skipped = clean_pairs(frame, where, data["max_chars"])
+    frame, where, checksums = load_pairs(data)
+    frame, skipped, cut = clean_pairs(frame, where, data["max_chars"])
     if frame.empty:
         raise PipelineError(f"{where}: no sentence pairs with text on both sides")
     pairs = oriented_pairs(frame, data["reverse"])
@@ -137,24 +129,21 @@ def prepare(run: RunDir, force: bool = False) -> None:
     if data["limit"]:
         parts["train"] = parts["train"].iloc[: data["limit"]]
     out_dir = run.path / "prepare"
-    out_dir.mkdir(exist_ok=True)
-    outputs = []
-    for name, part in parts.items():
-        if name == "test" and part.empty:
-            continue
-        write_parquet(part.reset_index(drop=True), out_dir / f"{name}.parquet")
-        outputs.append(f"prepare/{name}.parquet")
+    outputs = write_splits(out_dir, {name: part.reset_index(drop=True) for name, part in parts.items()})
     sizes = {name: len(part) for name, part in parts.items() if name != "test" or len(part)}
     run.manifest["data"] = {
         "dataset": data["dataset"],
         "reverse": data["reverse"],
         "checksums": checksums,
         "skipped_rows": skipped,
+        "cut_texts": cut,
         "split_unit": "pairs",
         "split_sizes": sizes,
         "distinct_sources": {
             name: int(part["source"].nunique()) for name, part in parts.items() if len(part)
         },
     }
-    run.finish_stage("prepare", key, outputs, started)
-    print(f"prepare: {', '.join(f'{k} {v:,}' for k, v in sizes.items())} pairs -> {out_dir}")
+    return StageOutput(outputs, f"{', '.join(f'{k} {v:,}' for k, v in sizes.items())} pairs -> {out_dir}")
+
+
+prepare = make_stage("prepare", KEY, _prepare, check=check_fractions)

@@ -7,8 +7,6 @@ and the kept weights follow `val_loss`. Resumable like every train.
 
 from __future__ import annotations
 
-import time
-
 import keras
 
 from models.seq2seq import build_seq2seq
@@ -17,11 +15,17 @@ from pipeline.batches import PairBatches, as_dataset
 from pipeline.errors import PipelineError
 from pipeline.optimizers import make_optimizer
 from pipeline.rundir import RunDir
-from pipeline.training import fit_configured, save_trained_model, set_seed
+from pipeline.stage import TrainingJob, require_default_strategy, run_train
+from pipeline.stage_keys import FIT_KEYS, LegacyKey, StageKeySpec, keys
 from pipeline.translation.featurize import feature_info, load_arrays
 
-TABLES = ("model", "train")
-EXCLUDED_KEYS = ("train.sampled_softmax",)  # language models only
+KEY = StageKeySpec(
+    reads=FIT_KEYS
+    + keys(model="kind embed_dim units layers bidirectional dropout num_heads ff_dim")
+    + keys(model="attention attention_units max_positions"),
+    inputs=("featurize",),
+    legacy=LegacyKey(("model", "train"), exclude=("train.sampled_softmax",)),
+)
 TRANSLATOR_KINDS = ("gru", "lstm", "transformer")
 
 
@@ -49,55 +53,26 @@ def compile_translator(model: keras.Model, train_cfg: dict, steps_per_epoch: int
 
 def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> None:
     """Fit the translator with early stopping on the validation loss; save model.keras."""
-    run.require("featurize")
-    cfg, train_cfg = run.config, run.config["train"]
-    if train_cfg["sampled_softmax"]:
+    if run.config["train"]["sampled_softmax"]:
         raise PipelineError("train.sampled_softmax applies to language models only; set it to 0")
-    key = run.stage_key(TABLES, ("featurize",), exclude=EXCLUDED_KEYS)
-    if run.is_current("train", key) and not force:
-        print(f"train: up to date in {run.path}")
-        return
-    if train_cfg["strategy"] != "default" or train_cfg["monitor"] != "val_loss":
-        raise PipelineError(
-            "translators train with train.strategy = 'default' and train.monitor = 'val_loss'"
-        )
-    started = time.time()
-    set_seed(cfg["seed"])
-    info = feature_info(run)
+    require_default_strategy(run.config["train"], "translators")
+    run_train(run, KEY, lambda: _job(run), force=force, callbacks=callbacks)
+
+
+def _job(run: RunDir) -> TrainingJob:
+    cfg, train_cfg = run.config, run.config["train"]
     trim = keras.backend.backend() == "tensorflow"  # compiled backends keep one shape
     train_arrays = load_arrays(run, "train")
     train_batches = PairBatches(
         train_arrays, train_cfg["batch_size"], shuffle=True, trim=trim, seed=cfg["seed"]
     )
-    train_data = as_dataset(train_batches)  # under TensorFlow: one traced graph for every batch width
-    valid_data = as_dataset(PairBatches(load_arrays(run, "valid"), cfg["eval"]["batch_size"], trim=trim))
-    model = build_translator(cfg["model"], info)
+    valid_batches = PairBatches(load_arrays(run, "valid"), cfg["eval"]["batch_size"], trim=trim)
+    model = build_translator(cfg["model"], feature_info(run))
     compile_translator(model, train_cfg, len(train_batches))
-    state = fit_configured(
+    # Under TensorFlow one traced graph serves every batch width (as_dataset leaves it open).
+    return TrainingJob(
         model,
-        train_data,
-        valid_data,
-        run_path=run.path,
-        key=key,
-        train_cfg=train_cfg,
-        force=force,
-        callbacks=callbacks,
-        monitor="val_loss",
-    )
-    model = save_trained_model(run.path, state)
-    pairs = len(train_arrays["source"]) * state["epoch"]
-    run.finish_stage(
-        "train",
-        key,
-        ["model.keras", "history.csv"],
-        started,
-        best_epoch=state["best_epoch"],
-        epochs_run=state["epoch"],
-        train_seconds=round(state["train_seconds"], 2),
-        train_pairs_per_second=round(pairs / max(state["train_seconds"], 1e-9), 1),
-        parameters=int(model.count_params()),
-    )
-    print(
-        f"train: best epoch {state['best_epoch']} of {state['epoch']} (val_loss {state['best_value']:.4f}), "
-        f"{state['train_seconds']:.0f} s -> {run.path / 'model.keras'}"
+        as_dataset(train_batches),
+        as_dataset(valid_batches),
+        throughput=("train_pairs_per_second", len(train_arrays["source"])),
     )

@@ -1,0 +1,1 @@
+"""The command modules of `python -m pipeline`, one per command or group."""
