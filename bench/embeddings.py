@@ -20,15 +20,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
+import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from bench.common import (
+    fmt,
+    machine,
+    md_row,
+    md_section,
+    md_table,
+    pipeline_run,
+    run_checked,
+    save_json,
+    today,
+    write_markdown,
+)
 
 REPORT = Path("reports/embeddings.md")
 RESULTS = Path("reports/embeddings.json")
@@ -101,7 +113,7 @@ def phase_load(results: dict) -> None:
         cache = Path(tmp) / "cache"
 
         def fresh_cache() -> None:
-            subprocess.run(["rm", "-rf", str(cache)], check=True)
+            shutil.rmtree(cache, ignore_errors=True)
             os.environ["PIPELINE_CACHE_DIR"] = str(cache)
 
         out["gensim_s"], out["gensim_runs"] = median_seconds(
@@ -138,11 +150,7 @@ def phase_word2vec(results: dict) -> None:
             "--epochs", "5", "--name", run, "--force", "--no-evaluate",
         ]  # fmt: skip
         started = time.perf_counter()
-        log = LOGS / f"embeddings-{run}.log"
-        with log.open("w") as handle:
-            completed = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=False)
-        if completed.returncode:
-            raise RuntimeError(f"{' '.join(command)} failed; see {log}")
+        run_checked(command, LOGS / f"embeddings-{run}.log")
         wall = time.perf_counter() - started
         record = json.loads(Path("runs", run, "manifest.json").read_text())["stages"]["train"]
         out[name] = {
@@ -180,31 +188,16 @@ def phase_bigru(results: dict) -> None:
     out = results.get("bigru", {})
     for label, sets in BIGRU_VARIANTS.items():
         name = "bench-bigru-" + "".join(c if c.isalnum() else "-" for c in label.lower())[:48].strip("-")
-        command = [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "run",
-            "--config",
-            BIGRU_CONFIG,
-            "--name",
-            name,
-            "--force",
-        ]
-        command += [arg for s in sets for arg in ("--set", s)] + ["--set", "train.verbose=2"]
-        log = LOGS / f"embeddings-{name}.log"
         started = time.perf_counter()
-        with log.open("w") as handle:
-            completed = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=False)
-        if completed.returncode:
-            raise RuntimeError(f"{' '.join(command)} failed; see {log}")
-        run = Path("runs", name)
+        run, manifest = pipeline_run(
+            BIGRU_CONFIG, LOGS / f"embeddings-{name}.log", name=name, sets=tuple(sets), force=True
+        )
         metrics = json.loads((run / "metrics.json").read_text())
-        stages = json.loads((run / "manifest.json").read_text())["stages"]
+        stages = manifest["stages"]
         embeddings = stages["featurize"].get("embeddings", {})
         out[label] = {
             "run": str(run),
-            "seed": json.loads((run / "manifest.json").read_text())["seed"],
+            "seed": manifest["seed"],
             "accuracy": metrics["accuracy"],
             "f1": metrics["f1"],
             "valid_accuracy": metrics["valid"]["accuracy"],
@@ -221,8 +214,7 @@ def phase_bigru(results: dict) -> None:
 
 
 def save(results: dict) -> None:
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    save_json(RESULTS, results)
 
 
 def write_report(results: dict) -> None:
@@ -243,8 +235,7 @@ def write_report(results: dict) -> None:
             f"({r['text_file_bytes'] / 1e9:.2f} GB; the real GloVe 6B words, random values printed with 6 "
             "decimals), and the packaged 50d vectors.",
             "",
-            "| what | median s | runs s | vs gensim |",
-            "|---|---|---|---|",
+            *md_table("what | median s | runs s | vs gensim"),
             f"| gensim `KeyedVectors.load_word2vec_format(path, no_header=True)` | {r['gensim_s']:.2f} | "
             f"{r['gensim_runs']} | 1.00x |",
             f"| `load_vectors(path)`, first load (parse + write the .npy/JSON cache) | {r['first_load_s']:.2f} | "
@@ -259,32 +250,26 @@ def write_report(results: dict) -> None:
             "",
         ]
     if "word2vec" in results:
-        lines += [
-            "## word2vec on IMDB (25,000 training + 50,000 unlabelled reviews; never the test reviews)",
-            "",
-            "| model | documents | tokens | vocabulary | workers | training s | end to end s (read + tokenise + train) |",
-            "|---|---|---|---|---|---|---|",
-        ]
+        lines += md_section(
+            "word2vec on IMDB (25,000 training + 50,000 unlabelled reviews; never the test reviews)",
+            "model | documents | tokens | vocabulary | workers | training s | end to end s (read + tokenise + train)",
+        )
         for name, r in results["word2vec"].items():
-            lines.append(
-                f"| {name} 100d, window 5, min count 5, 5 epochs | {r['documents']:,} | {r['tokens']:,} | "
-                f"{r['vocabulary']:,} | {r['workers']} | {r['train_s']:.0f} | {r['wall_s']:.0f} |"
-            )
+            cells = f"{r['documents']:,}", f"{r['tokens']:,}", f"{r['vocabulary']:,}", r["workers"]
+            times = f"{r['train_s']:.0f}", f"{r['wall_s']:.0f}"
+            lines.append(md_row(f"{name} 100d, window 5, min count 5, 5 epochs", *cells, *times))
         lines.append("")
     if "intrinsic" in results:
-        lines += [
-            "## Intrinsic evaluation (gensim's evaluators)",
-            "",
-            "| vectors | words | analogies (30k) | semantic | syntactic | analogy OOV | WordSim-353 rho | "
-            "SimLex-999 rho |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
+        lines += md_section(
+            "Intrinsic evaluation (gensim's evaluators)",
+            "vectors | words | analogies (30k) | semantic | syntactic | analogy OOV | WordSim-353 rho | "
+            "SimLex-999 rho",
+        )
         for label, m in results["intrinsic"].items():
-            lines.append(
-                f"| {label} | {m['vocabulary_size']:,} | {m['analogy_accuracy']:.4f} | {m['analogy_semantic']:.4f} | "
-                f"{m['analogy_syntactic']:.4f} | {m['analogy_oov_rate']:.1%} | {_f(m['wordsim353_spearman'])} | "
-                f"{_f(m['simlex999_spearman'])} |"
-            )
+            analogies = [fmt(m[f"analogy_{key}"]) for key in ("accuracy", "semantic", "syntactic")]
+            similarity = [fmt(m[f"{key}_spearman"]) for key in ("wordsim353", "simlex999")]
+            oov = fmt(m["analogy_oov_rate"], ".1%")
+            lines.append(md_row(label, f"{m['vocabulary_size']:,}", *analogies, oov, *similarity))
         lines += ["", "Nearest neighbours (cosine):", ""]
         for label, m in results["intrinsic"].items():
             lines.append(f"- **{label}**")
@@ -294,19 +279,25 @@ def write_report(results: dict) -> None:
     if "bigru" in results:
         rows = results["bigru"]
         base = rows.get("random (learned from scratch)", {}).get("accuracy")
-        lines += [
-            "## The same BiGRU on IMDB (configs/sentiment-bigru-glove.toml, 4 epochs, seed 1337)",
-            "",
-            "| token table | test accuracy | vs random | F1 | valid accuracy | vocab coverage | token coverage | "
-            "best epoch | train s |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
+        lines += md_section(
+            "The same BiGRU on IMDB (configs/sentiment-bigru-glove.toml, 4 epochs, seed 1337)",
+            "token table | test accuracy | vs random | F1 | valid accuracy | vocab coverage | token coverage | "
+            "best epoch | train s",
+        )
         for label, r in rows.items():
             delta = f"{(r['accuracy'] - base) * 100:+.2f} pt" if base is not None else "-"
             lines.append(
-                f"| {label} | {r['accuracy']:.4f} | {delta} | {r['f1']:.4f} | {r['valid_accuracy']:.4f} | "
-                f"{_pct(r['coverage'])} | {_pct(r['token_coverage'])} | {r['best_epoch']}/{r['epochs_run']} | "
-                f"{r['train_s']:.0f} |"
+                md_row(
+                    label,
+                    fmt(r["accuracy"]),
+                    delta,
+                    fmt(r["f1"]),
+                    fmt(r["valid_accuracy"]),
+                    fmt(r["coverage"], ".1%"),
+                    fmt(r["token_coverage"], ".1%"),
+                    f"{r['best_epoch']}/{r['epochs_run']}",
+                    f"{r['train_s']:.0f}",
+                )
             )
         lines += [
             "",
@@ -323,28 +314,16 @@ def write_report(results: dict) -> None:
             "in film reviews), GloVe about three quarters.",
             "",
         ]
-    REPORT.write_text("\n".join(lines))
-    print(f"wrote {REPORT}")
-
-
-def _f(value) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
-def _pct(value) -> str:
-    return "-" if value is None else f"{value:.1%}"
+    write_markdown(REPORT, lines, final_newline=False)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", choices=PHASES, default=list(PHASES))
     args = parser.parse_args()
-    LOGS.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    results["date"] = time.strftime("%Y-%m-%d")
-    results["machine"] = (
-        f"{platform.machine()} with {os.cpu_count()} CPU cores, Python {platform.python_version()}"
-    )
+    results["date"] = today()
+    results["machine"] = machine()
     phases = {
         "load": phase_load,
         "word2vec": phase_word2vec,

@@ -10,15 +10,12 @@ Usage: python -m bench.lm [--only lm-char-gru ...] [--retrain]
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from bench import common
 
 CONFIGS = ["lm-char-gru", "lm-char-transformer", "lm-word-lstm"]
 REPORT = Path("reports/lm.md")
@@ -29,32 +26,7 @@ GENERATED = 200
 
 
 def train_and_evaluate(name: str, retrain: bool) -> dict:
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline",
-        "run",
-        "--config",
-        f"configs/{name}.toml",
-        "--set",
-        "train.verbose=2",
-    ]
-    if retrain:
-        command.append("--force")
-    log = LOGS / f"lm-{name}.log"
-    with log.open("w") as handle:
-        completed = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=False)
-    if completed.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed; see {log}")
-    run = Path("runs") / name
-    metrics = json.loads((run / "metrics.json").read_text())
-    manifest = json.loads((run / "manifest.json").read_text())
-    return {
-        "run": str(run),
-        "seed": manifest["seed"],
-        "metrics": metrics,
-        "train": manifest["stages"]["train"],
-    }
+    return common.run_record(f"configs/{name}.toml", LOGS / f"lm-{name}.log", retrain)
 
 
 def generation_speed(run: str, tokenizer: str) -> dict:
@@ -90,10 +62,11 @@ def write_report(results: dict) -> None:
         + f" (all configs: `make bench-lm`), {results['date']}, {results['machine']}. "
         "Single seeded runs; speeds are medians of 3.",
         "",
-        "| config | split | model | baselines: Kneser-Ney / unigram | vocabulary (OOV) | parameters | train s "
-        "| train tokens/s | epochs (best) | generation tokens/s cached / uncached (x) "
-        "| model + Kneser-Ney interpolated (model weight) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *common.md_table(
+            "config | split | model | baselines: Kneser-Ney / unigram | vocabulary (OOV) | parameters | train s "
+            "| train tokens/s | epochs (best) | generation tokens/s cached / uncached (x) "
+            "| model + Kneser-Ney interpolated (model weight)"
+        ),
     ]
     for name, row in results["runs"].items():
         m, t, g = row["metrics"], row["train"], row.get("generation", {})
@@ -113,16 +86,25 @@ def write_report(results: dict) -> None:
             else "-"
         )
         lines.append(
-            f"| {name} | {m['split']} | {model} | {baselines} | {m['vocabulary_size']:,} ({m['oov_rate']:.2%}) | "
-            f"{t['parameters']:,} | {t['train_seconds']:.0f} | {t['train_tokens_per_second']:.0f} | "
-            f"{t['epochs_run']} ({t['best_epoch']}) | {speed} | {_interpolated(m)} |"
+            common.md_row(
+                name,
+                m["split"],
+                model,
+                baselines,
+                f"{m['vocabulary_size']:,} ({m['oov_rate']:.2%})",
+                f"{t['parameters']:,}",
+                f"{t['train_seconds']:.0f}",
+                f"{t['train_tokens_per_second']:.0f}",
+                f"{t['epochs_run']} ({t['best_epoch']})",
+                speed,
+                _interpolated(m),
+            )
         )
     lines += ["", "Samples (200 tokens, temperature 0.8, top-k 40, seed 1):", ""]
     for name, row in results["runs"].items():
         if "generation" in row:
             lines += [f"**{name}**", "", "```", row["generation"]["sample"], "```", ""]
-    REPORT.write_text("\n".join(lines))
-    print(f"wrote {REPORT}")
+    common.write_markdown(REPORT, lines, final_newline=False)
 
 
 def _interpolated(metrics: dict) -> str:
@@ -143,22 +125,16 @@ def _bits(perplexity: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", choices=CONFIGS, default=CONFIGS)
-    parser.add_argument("--retrain", action="store_true")
-    args = parser.parse_args()
-    LOGS.mkdir(parents=True, exist_ok=True)
-    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": {}}
-    results["date"] = time.strftime("%Y-%m-%d")
+    args = common.config_arguments(__doc__, CONFIGS)
+    results = common.read_json(RESULTS, default={"runs": {}})
+    results["date"] = common.today()
     results["arguments"] = " ".join(sys.argv[1:])
-    results["machine"] = (
-        f"{platform.machine()} with {os.cpu_count()} CPU cores, Python {platform.python_version()}"
-    )
+    results["machine"] = common.machine()
     for name in args.only:
         row = train_and_evaluate(name, args.retrain)
         row["generation"] = generation_speed(row["run"], row["metrics"]["tokenizer"])
         results["runs"][name] = row
-        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        common.save_json(RESULTS, results)
         write_report(results)
 
 

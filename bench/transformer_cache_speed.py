@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from bench.common import md_row, md_table
 from features.sequences import pad_ids
 from models.language_models import bucket_length
 from models.seq2seq_decoding import END_ID, NEVER_OUTPUT, START_ID, translate_ids
@@ -134,16 +135,17 @@ def cache_report_lines(cache: dict) -> list[str]:
         f"{cache['repeats']} interleaved runs. Same tokens from every variant: forced "
         f"{forced['same_outputs']}, natural {natural['same_outputs']}.",
         "",
-        f"| variant | forced to {cache['forced_length']} tokens: s | uncached / cached | natural lengths "
-        f"({natural['output_tokens']} tokens): s | uncached / cached |",
-        "|---|---|---|---|---|",
+        *md_table(
+            f"variant | forced to {cache['forced_length']} tokens: s | uncached / cached | natural lengths "
+            f"({natural['output_tokens']} tokens): s | uncached / cached"
+        ),
     ]
     for key, name in VARIANT_NAMES.items():
         cells = []
         for figures in (forced, natural):
             seconds = figures["seconds"][key]
             cells += [f"{seconds:.3f}", f"{seconds / figures['seconds']['compiled_cached']:.1f}x"]
-        lines.append(f"| {name} | {' | '.join(cells)} |")
+        lines.append(md_row(name, *cells))
     lines += [
         "",
         "The ratios are against the compiled cached loop. Like for like (same driver): compiled "
@@ -153,12 +155,16 @@ def cache_report_lines(cache: dict) -> list[str]:
         "",
         f"Compiled loop, forced to {cache['forced_length']} tokens, by batch size:",
         "",
-        "| sentences | cached s | uncached s | uncached / cached | same tokens |",
-        "|---|---|---|---|---|",
+        *md_table("sentences | cached s | uncached s | uncached / cached | same tokens"),
     ]
     for size, row in cache["sweep"].items():
         lines.append(
-            f"| {size} | {row['cached']:.3f} | {row['uncached']:.3f} | {row['speedup']:.1f}x | "
-            f"{row['same_outputs']} |"
+            md_row(
+                size,
+                f"{row['cached']:.3f}",
+                f"{row['uncached']:.3f}",
+                f"{row['speedup']:.1f}x",
+                row["same_outputs"],
+            )
         )
     return lines

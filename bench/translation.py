@@ -10,17 +10,12 @@ Usage: python -m bench.translation [--only translate-additive ...] [--retrain]
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
+from bench import common
 from bench.transformer_cache_speed import cache_report_lines, cache_speedups, interleaved_medians
 
 CONFIGS = ["translate-seq2seq", "translate-additive", "translate-dot", "translate-transformer"]
@@ -32,31 +27,7 @@ EXAMPLE = "we are eating bread"
 
 
 def train_and_evaluate(name: str, retrain: bool) -> dict:
-    command = [
-        sys.executable,
-        "-m",
-        "pipeline",
-        "run",
-        "--config",
-        f"configs/{name}.toml",
-        "--set",
-        "train.verbose=2",
-    ]
-    if retrain:
-        command.append("--force")
-    log = LOGS / f"translation-{name}.log"
-    with log.open("w") as handle:
-        completed = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=False)
-    if completed.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed; see {log}")
-    run = Path("runs") / name
-    manifest = json.loads((run / "manifest.json").read_text())
-    return {
-        "run": str(run),
-        "seed": manifest["seed"],
-        "metrics": json.loads((run / "metrics.json").read_text()),
-        "train": manifest["stages"]["train"],
-    }
+    return common.run_record(f"configs/{name}.toml", LOGS / f"translation-{name}.log", retrain)
 
 
 def decoding_speed(run: str) -> dict:
@@ -89,45 +60,46 @@ def write_report(results: dict) -> None:
         "split (grouped by English sentence), sacrebleu cased and detokenised. Single seeded runs; speeds are "
         "medians of 3.",
         "",
-        "| config | BLEU | single-ref BLEU | chrF | BLEU 1-4 / 5-8 / 9-12 / 13+ | parameters | train s | "
-        'sentences/s greedy / beam 4 | "we are eating bread" | measured by |',
-        "|---|---|---|---|---|---|---|---|---|---|",
+        *common.md_table(
+            "config | BLEU | single-ref BLEU | chrF | BLEU 1-4 / 5-8 / 9-12 / 13+ | parameters | train s | "
+            'sentences/s greedy / beam 4 | "we are eating bread" | measured by'
+        ),
     ]
     for name, row in results["runs"].items():
         m, t, s = row["metrics"], row["train"], row.get("speed", {})
         buckets = " / ".join("-" if v is None else f"{v:.1f}" for v in m["bleu_by_length"].values())
         lines.append(
-            f"| {name} | {m['bleu']:.2f} | {m['bleu_single_ref']:.2f} | {m['chrf']:.2f} | {buckets} | "
-            f"{t['parameters']:,} | {t['train_seconds']:.0f} | {s.get('beam1_sentences_per_second', 0):.1f} / "
-            f"{s.get('beam4_sentences_per_second', 0):.1f} | {s.get('example', '-')} | "
-            f"`{row.get('command', '-')}` {row.get('measured', '')} |"
+            common.md_row(
+                name,
+                f"{m['bleu']:.2f}",
+                f"{m['bleu_single_ref']:.2f}",
+                f"{m['chrf']:.2f}",
+                buckets,
+                f"{t['parameters']:,}",
+                f"{t['train_seconds']:.0f}",
+                f"{s.get('beam1_sentences_per_second', 0):.1f} / {s.get('beam4_sentences_per_second', 0):.1f}",
+                s.get("example", "-"),
+                f"`{row.get('command', '-')}` {row.get('measured', '')}",
+            )
         )
     cache = results["runs"].get("translate-transformer", {}).get("speed", {}).get("cache")
     if cache:
         lines += ["", *cache_report_lines(cache)]
-    REPORT.write_text("\n".join(lines) + "\n")
-    print(f"wrote {REPORT}")
+    common.write_markdown(REPORT, lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", choices=CONFIGS, default=CONFIGS)
-    parser.add_argument("--retrain", action="store_true")
-    args = parser.parse_args()
-    LOGS.mkdir(parents=True, exist_ok=True)
-    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": {}}
+    args = common.config_arguments(__doc__, CONFIGS)
+    results = common.read_json(RESULTS, default={"runs": {}})
     command = " ".join(["python -m bench.translation", *sys.argv[1:]])
-    results["machine"] = (
-        f"{platform.machine()} with {os.cpu_count()} CPU cores, Python {platform.python_version()}"
-    )
+    results["machine"] = common.machine()
     for name in args.only:
         row = train_and_evaluate(name, args.retrain)
         row["speed"] = decoding_speed(row["run"])
-        row["command"], row["measured"] = command, time.strftime("%Y-%m-%d")
+        row["command"], row["measured"] = command, common.today()
         results["runs"][name] = row
-        RESULTS.write_text(
-            json.dumps(results, indent=2, default=lambda o: o.item() if isinstance(o, np.generic) else str(o))
-            + "\n"
+        common.save_json(
+            RESULTS, results, default=lambda o: o.item() if isinstance(o, np.generic) else str(o)
         )
         write_report(results)
 
