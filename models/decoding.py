@@ -9,7 +9,7 @@ every step. Both paths turn the logits into float64 probabilities and draw with 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import keras
 import numpy as np
@@ -125,7 +125,39 @@ def generate(
     use_cache: bool = True,
     stop_id: int | None = None,
 ) -> list[int]:
-    """Continue `prompt_ids` with up to `length` new token ids.
+    """Continue `prompt_ids` with up to `length` new token ids: `list(iter_generate(...))`; see there."""
+    return list(
+        iter_generate(
+            model_or_stepper,
+            prompt_ids,
+            length,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            greedy=greedy,
+            seed=seed,
+            use_cache=use_cache,
+            stop_id=stop_id,
+        )
+    )
+
+
+def iter_generate(
+    model_or_stepper: keras.Model | LanguageModelStepper,
+    prompt_ids: Sequence[int],
+    length: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    greedy: bool = False,
+    seed: int | None = None,
+    use_cache: bool = True,
+    stop_id: int | None = None,
+) -> Iterator[int]:
+    """Continue `prompt_ids` with up to `length` new token ids, yielding each as soon as it is drawn (the
+    one decoding loop behind `generate` and streaming). Bad arguments raise at the call, before any
+    token is asked for.
 
     The model sees at most its context length (a Transformer's position table; unlimited for
     recurrent models unless the stepper was made with a `context_length`): a longer prompt is cut to
@@ -148,11 +180,12 @@ def generate(
         stop_id: stop as soon as this id is generated; it is not included in the result.
 
     Returns:
-        The generated ids (without the prompt): `length` of them, fewer if `stop_id` came first.
+        An iterator over the generated ids (without the prompt): `length` of them, fewer if `stop_id`
+        came first.
 
     Example:
     >>> model = build_language_model({"kind": "transformer", "embed_dim": 32}, 100, 64)
-    >>> len(generate(make_stepper(model), [5, 6, 7], 10, top_k=20, seed=0))
+    >>> len(list(iter_generate(make_stepper(model), [5, 6, 7], 10, top_k=20, seed=0)))
     10
     """
     if not isinstance(length, (int, np.integer)) or isinstance(length, bool) or length < 1:
@@ -181,8 +214,23 @@ def generate(
     if context_length is not None:
         prompt = prompt[-context_length:]
 
+    sampling = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "greedy": greedy}
+    return _decode(model, stepper, prompt, length, context_length, sampling, seed, use_cache, stop_id)
+
+
+def _decode(
+    model: keras.Model,
+    stepper: LanguageModelStepper | None,
+    prompt: list[int],
+    length: int,
+    context_length: int | None,
+    sampling: dict,
+    seed: int | None,
+    use_cache: bool,
+    stop_id: int | None,
+) -> Iterator[int]:
+    """The decoding loop of `iter_generate` (arguments already checked)."""
     rng = np.random.default_rng(seed)
-    generated: list[int] = []
     if use_cache:
         stepper = stepper if stepper is not None else make_stepper(model)
         state = stepper.start(prompt)
@@ -191,18 +239,15 @@ def generate(
         history = list(prompt)
         logits = full_model_logits(model, history, context_length)
     for step in range(length):
-        token = sample_next_token(
-            logits, rng, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy
-        )
+        token = sample_next_token(logits, rng, **sampling)
         if stop_id is not None and token == stop_id:
-            break
-        generated.append(token)
+            return
+        yield token
         if step == length - 1:
-            break
+            return
         if use_cache:
             state = stepper.advance(state, token)
             logits = state.logits
         else:
             history.append(token)
             logits = full_model_logits(model, history, context_length)
-    return generated

@@ -2,7 +2,7 @@
 
 The commands live in `pipeline/commands/`, one module per command or group: the stages (`prepare`,
 `featurize`, `train`, `evaluate`, `run`), inference (`predict`, `generate`, `translate`), `config`, `runs`,
-`datasets` and `embeddings`. Heavy imports (TensorFlow, Keras) happen inside the commands so `--help` stays
+`datasets`, `embeddings` and `serve` (HTTP). Heavy imports (TensorFlow, Keras) happen inside the commands so `--help` stays
 fast; when they happen, `pipeline.tf_startup` keeps TensorFlow's start-up logging off the terminal.
 """
 
@@ -21,6 +21,7 @@ from pipeline.commands.embeddings import embeddings
 from pipeline.commands.generate import generate
 from pipeline.commands.predict import predict
 from pipeline.commands.runs import runs
+from pipeline.commands.serve import serve
 from pipeline.commands.stages import COMMANDS as STAGE_COMMANDS
 from pipeline.commands.translate import translate
 from pipeline.errors import PipelineError
@@ -58,11 +59,12 @@ def cli(ctx, quiet, verbose):
       python -m pipeline predict --run runs/sentiment-transformer "I would watch it again tomorrow."
       python -m pipeline generate --run runs/lm-char-gru --prompt "ROMEO:" --length 200 --seed 1
       python -m pipeline translate --run runs/translate-transformer "we are eating bread" --beam 4
+      python -m pipeline serve    # every evaluated run over HTTP, a page at http://127.0.0.1:8000/
     """
     _set_output_level(ctx, quiet, verbose)
 
 
-for command in (*STAGE_COMMANDS, predict, generate, translate, config, runs, datasets, embeddings):
+for command in (*STAGE_COMMANDS, predict, generate, translate, serve, config, runs, datasets, embeddings):
     cli.add_command(command)
 
 

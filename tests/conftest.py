@@ -233,3 +233,46 @@ def mixed_precision():
         yield
     finally:
         keras.config.set_dtype_policy("float32")
+
+
+@pytest.fixture(scope="session")
+def served_runs(runs_root: Path, tfidf_run: Path, transformer_run: Path) -> dict[str, Path]:
+    """One tiny run per served task, all directly under `runs_root` (what `serve` would scan): the TF-IDF
+    and Transformer sentiment runs, a Transformer translator and a character GRU language model, plus a
+    small vectors directory ("vectors": give it to `--vectors`)."""
+    import numpy as np  # noqa: PLC0415
+
+    from features.embeddings import keyed_vectors, save_vectors  # noqa: PLC0415
+    from tests.test_pipeline_language_model import LINES, _write_lm_config  # noqa: PLC0415
+    from tests.test_pipeline_translation import _config, _corpus  # noqa: PLC0415
+
+    translator = runs_root / "translator"
+    if not (translator / "metrics.json").is_file():
+        config = _config(
+            runs_root / "translator.toml", _corpus(runs_root / "pairs.tsv"), "none", "transformer"
+        )
+        result = invoke(
+            "run", "--config", config, "--name", translator, "--set", "train.epochs=20",
+            "--set", "train.learning_rate=0.003", "--set", "model.embed_dim=32",
+        )  # fmt: skip
+        assert result.exit_code == 0, result
+    lm = runs_root / "lm-char"
+    if not (lm / "metrics.json").is_file():
+        rng = np.random.default_rng(0)
+        corpus = runs_root / "lm-corpus.txt"
+        corpus.write_text("\n".join(LINES[i] for i in rng.integers(0, len(LINES), 600)) + "\n", "utf-8")
+        config = _write_lm_config(runs_root / "lm-char.toml", corpus, "char", "gru", epochs="3")
+        result = invoke("run", "--config", config, "--name", lm)
+        assert result.exit_code == 0, result
+    vectors = runs_root.parent / "served-vectors" / "tiny-vectors"
+    if not vectors.is_dir():
+        words = ["king", "queen", "man", "woman", "cat", "dog", "bread", "water"]
+        rng = np.random.default_rng(1)
+        save_vectors(vectors, keyed_vectors(words, rng.normal(size=(len(words), 8)).astype("float32")))
+    return {
+        "tfidf": tfidf_run,
+        "transformer": transformer_run,
+        "translator": translator,
+        "lm": lm,
+        "vectors": vectors,
+    }

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 
 from features.vocabulary import END, END_ID, RESERVED, UNK_ID, Vocabulary
-from models.decoding import generate
+from models.decoding import iter_generate
 from models.language_models import make_stepper
 from models.saving import load_model
 from pipeline.errors import PipelineError
@@ -78,13 +79,43 @@ class LanguageModel:
         use_cache: bool = True,
         stop_at_end: bool = False,
     ) -> str:
-        """The prompt followed by `length` generated tokens (words or characters)."""
+        """The prompt followed by `length` generated tokens (words or characters): `"".join(stream(...))`."""
+        return "".join(
+            self.stream(
+                prompt,
+                length,
+                temperature=temperature,
+                top_k=top_k,
+                top_p=top_p,
+                greedy=greedy,
+                seed=seed,
+                use_cache=use_cache,
+                stop_at_end=stop_at_end,
+            )
+        )
+
+    def stream(
+        self,
+        prompt: str,
+        length: int = 100,
+        *,
+        temperature: float = 1.0,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        greedy: bool = False,
+        seed: int | None = None,
+        use_cache: bool = True,
+        stop_at_end: bool = False,
+    ) -> Iterator[str]:
+        """`generate`, token by token: one string per generated token, the text it adds (the first one starts
+        with the prompt; spaces that a later token may remove wait for it), so that the pieces joined are
+        exactly what `generate` returns. Bad options raise PipelineError at the call."""
         check_generation_options(length, temperature)
         ids = self.encode_prompt(prompt)
         if use_cache and self._stepper is None:
             self._stepper = make_stepper(self.model)
         try:
-            new_ids = generate(
+            tokens = iter_generate(
                 self._stepper if use_cache else self.model,
                 ids,
                 length,
@@ -98,8 +129,31 @@ class LanguageModel:
             )
         except ValueError as error:
             raise PipelineError(str(error)) from None
+        return self._pieces(prompt, tokens)
+
+    def _text(self, prompt: str, new_ids: list[int]) -> str:
+        """The prompt joined to the decoded continuation (a space between words, none before punctuation)."""
         continuation = self.decode(new_ids)
         if self.char_level:
             return prompt + continuation
         joiner = "" if not prompt or continuation[:1] in ".,!?;:'\n" else " "
         return prompt + joiner + continuation
+
+    def _pieces(self, prompt: str, tokens: Iterator[int]) -> Iterator[str]:
+        """One piece of text per token: what the text made so far adds to what was already given out. Word
+        text holds back trailing spaces and newlines (the next token may attach to them); the last piece
+        completes the whole text. A token is given out once the next one is drawn (or generation ended)."""
+        new_ids: list[int] = []
+        given = ""
+        pending = next(tokens, None)
+        while pending is not None:
+            new_ids.append(pending)
+            pending = next(tokens, None)
+            text = self._text(prompt, new_ids)
+            stable = text if self.char_level or pending is None else text.rstrip(" \n")
+            if not stable.startswith(given):  # never expected: the decoding only changes trailing spaces
+                raise PipelineError("internal error: streamed text diverged from the generated text")
+            yield stable[len(given) :]
+            given = stable
+        if not new_ids:
+            yield prompt  # nothing generated (<end> first with stop_at_end): the text is the prompt alone

@@ -16,6 +16,7 @@ from models.saving import load_model
 from pipeline.errors import PipelineError
 from pipeline.evaluation import class_probabilities
 from pipeline.rundir import RunDir
+from pipeline.sentiment.explain import Explanation, explain_text
 from pipeline.text_limits import Screened, classify, screen
 
 
@@ -139,3 +140,16 @@ class SentimentClassifier:
         return pd.DataFrame(
             {"predicted_label": labels, "probability": probability, "skipped_reason": screened.reasons}
         )
+
+    def explain(self, texts: Sequence[str], threshold: float | None = None) -> list[Explanation | None]:
+        """Per-token contributions toward each text's predicted label (see `pipeline.sentiment.explain`):
+        exact weight x value shares for linear models over sparse features, occlusion for the others. A text
+        that `predict` skips gets None; an over-long one is explained as cut."""
+        if isinstance(texts, str):
+            texts = [texts]
+        labels = self.predict(texts, threshold=threshold)["predicted_label"]
+        screened = self.screen(texts)
+        out: list[Explanation | None] = [None] * screened.n_rows
+        for text, row in zip(screened.texts, screened.rows, strict=True):
+            out[row] = explain_text(self, text, labels[row])
+        return out
