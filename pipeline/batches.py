@@ -100,7 +100,7 @@ class SparseBatches(keras.utils.PyDataset):
 
     def __getitem__(self, i: int):
         rows = self.order[i]
-        x = _to_backend_sparse(self.x[rows])
+        x = backend_sparse(self.x[rows])
         return (x,) if self.y is None else (x, self.y[rows])
 
     def on_epoch_end(self) -> None:
@@ -138,7 +138,7 @@ def as_dataset(batches: keras.utils.PyDataset):
     return dataset.apply(tf.data.experimental.assert_cardinality(len(batches))).prefetch(2)
 
 
-def _to_backend_sparse(batch: sp.csr_matrix):
+def backend_sparse(batch: sp.csr_matrix):
     """A CSR batch as the backend's sparse tensor (tf.SparseTensor or jax BCOO); dense where unsupported."""
     batch.sort_indices()  # tf.SparseTensor wants its indices in row-major order
     coo = batch.tocoo()

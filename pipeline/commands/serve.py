@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import click
@@ -93,6 +94,10 @@ def serve(
         console.warn(f"listening on {host}: the models are reachable from other machines")
     import uvicorn  # noqa: PLC0415
 
+    # uvicorn finishes the requests in flight on SIGINT/SIGTERM, then re-raises the signal it caught: these
+    # handlers make that re-raise a clean exit (status 0) instead of a kill or a KeyboardInterrupt.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_after_shutdown)
     uvicorn.run(
         app,
         host=host,
@@ -100,4 +105,9 @@ def serve(
         log_level="warning" if console.is_quiet() else "info",
         timeout_graceful_shutdown=int(timeout_s) + 5,
         access_log=not console.is_quiet(),
+        timeout_keep_alive=75,  # longer than clients' pools keep idle connections (httpx: 5 s), so no race
     )
+
+
+def _exit_after_shutdown(signum: int, frame: object) -> None:
+    raise SystemExit(0)
