@@ -9,7 +9,7 @@ ifneq ($(wildcard ../shared/data),)
 export PIPELINE_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup train-sentiment train-lm train-translation test lint bench-sentiment bench-embeddings bench-lm bench-translation bench clean
+.PHONY: setup train-sentiment train-lm train-translation test lint bench-sentiment bench-embeddings bench-lm bench-translation bench-serve bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,10 @@ bench-lm: setup  ## language models: perplexity vs n-gram baselines, speed, gene
 bench-translation: setup  ## translators: BLEU, chrF, BLEU by length, decoding speed, cached vs uncached -> reports/translation.md
 	$(PY) -m bench.translation
 
-bench: bench-sentiment bench-embeddings bench-lm bench-translation
+bench-serve: setup  ## HTTP serving: requests/s and p50/p95/p99 latency at concurrency 1-128, batching on/off, a malformed-request mix -> reports/serve.md
+	$(PY) -m bench.serve
+
+bench: bench-sentiment bench-embeddings bench-lm bench-translation bench-serve
 
 clean:  ## remove caches and run directories (not .venv, not data/cache)
 	rm -rf runs .pytest_cache .ruff_cache
