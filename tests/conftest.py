@@ -236,7 +236,26 @@ def mixed_precision():
 
 
 @pytest.fixture(scope="session")
-def served_runs(runs_root: Path, tfidf_run: Path, transformer_run: Path) -> dict[str, Path]:
+def transformer_translator_run(runs_root: Path) -> Path:
+    """A small Transformer translator trained on the toy word-for-word English -> Spanish corpus of
+    tests/test_pipeline_translation.py ("we are eating bread" -> "Nosotros estamos comiendo pan.")."""
+    from tests.test_pipeline_translation import _config, _corpus  # noqa: PLC0415
+
+    config = _config(
+        runs_root / "translator.toml", _corpus(runs_root / "pairs.tsv"), "none", kind="transformer"
+    )
+    result = invoke(
+        "run", "--config", config, "--name", runs_root / "translator", "--set", "train.learning_rate=0.003",
+        "--set", "train.epochs=25", "--set", "model.embed_dim=32",
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    return runs_root / "translator"
+
+
+@pytest.fixture(scope="session")
+def served_runs(
+    runs_root: Path, tfidf_run: Path, transformer_run: Path, transformer_translator_run: Path
+) -> dict[str, Path]:
     """One tiny run per served task, all directly under `runs_root` (what `serve` would scan): the TF-IDF
     and Transformer sentiment runs, a Transformer translator and a character GRU language model, plus a
     small vectors directory ("vectors": give it to `--vectors`)."""
@@ -244,18 +263,8 @@ def served_runs(runs_root: Path, tfidf_run: Path, transformer_run: Path) -> dict
 
     from features.embeddings import keyed_vectors, save_vectors  # noqa: PLC0415
     from tests.test_pipeline_language_model import LINES, _write_lm_config  # noqa: PLC0415
-    from tests.test_pipeline_translation import _config, _corpus  # noqa: PLC0415
 
-    translator = runs_root / "translator"
-    if not (translator / "metrics.json").is_file():
-        config = _config(
-            runs_root / "translator.toml", _corpus(runs_root / "pairs.tsv"), "none", "transformer"
-        )
-        result = invoke(
-            "run", "--config", config, "--name", translator, "--set", "train.epochs=20",
-            "--set", "train.learning_rate=0.003", "--set", "model.embed_dim=32",
-        )  # fmt: skip
-        assert result.exit_code == 0, result
+    translator = transformer_translator_run
     lm = runs_root / "lm-char"
     if not (lm / "metrics.json").is_file():
         rng = np.random.default_rng(0)

@@ -231,30 +231,10 @@ def test_source_over_max_chars_is_cut_and_counted(translation_run: Path, run_cop
     assert cut.chars_cut and cut.truncated and cut.source_tokens == ["we", "are", "eating", "bread", "<end>"]
 
 
-@pytest.fixture(scope="module")
-def transformer_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("translation-transformer")
-    config = _config(root / "t.toml", _corpus(root / "pairs.tsv"), "none", kind="transformer")
-    result = invoke(
-        "run",
-        "--config",
-        config,
-        "--name",
-        root / "run",
-        "--set",
-        "train.learning_rate=0.003",
-        "--set",
-        "train.epochs=25",
-        "--set",
-        "model.embed_dim=32",
-    )
-    assert result.exit_code == 0, result
-    return root / "run"
-
-
 def test_transformer_translates_the_same_with_and_without_cache(
-    transformer_run: Path, tmp_path: Path
+    transformer_translator_run: Path, tmp_path: Path
 ) -> None:
+    transformer_run = transformer_translator_run
     metrics = json.loads((transformer_run / "metrics.json").read_text())
     assert metrics["bleu"] > 60, metrics
     sentences = ["we are eating bread", "the cat drink water", "i see the dog"]
