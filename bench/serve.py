@@ -560,6 +560,23 @@ def targets(results: dict) -> list[dict]:
     return out
 
 
+def run_summary(run: str) -> str:
+    """`runs/NAME`, its headline test metric and its epochs, from the run's own files."""
+    path = Path(run)
+    try:
+        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+        config = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return run
+    epochs = config.get("stages", {}).get("train", {}).get("epochs_run")
+    figure = (
+        f"test BLEU {metrics['bleu']:.2f}"
+        if "bleu" in metrics
+        else f"test accuracy {metrics.get('accuracy', 0):.4f}"
+    )
+    return f"{run}: {figure}" + (f", {epochs} epochs" if epochs else "")
+
+
 def write_report(results: dict, path: Path) -> None:
     a = results["arguments"]
     names = results["models"]
@@ -591,7 +608,9 @@ def write_report(results: dict, path: Path) -> None:
         "requests, from sending to the whole answer read; errors are any other status or a client-side failure "
         f"(timeout {a['request_timeout']:g} s).",
         "",
-        "Models: " + ", ".join(f"{TITLES[k]} = `{names[k]}` ({results['runs'][k]})" for k in MODELS) + ".",
+        "Models: "
+        + ", ".join(f"{TITLES[k]} = `{names[k]}` ({run_summary(results['runs'][k])})" for k in MODELS)
+        + ".",
         "",
         "## Targets",
         "",
