@@ -66,6 +66,8 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0(served_runs: dict[s
         worker = threading.Thread(target=long_request)
         worker.start()
         time.sleep(1.0)
+        health = httpx.get(f"{url}/healthz", timeout=5)  # the model works on its own thread meanwhile
+        assert health.status_code == 200 and worker.is_alive()
         process.send_signal(signal.SIGTERM)
         worker.join(timeout=150)
         stdout, stderr = process.communicate(timeout=60)
@@ -120,3 +122,15 @@ def test_without_run_every_evaluated_run_directly_under_runs_is_found(
         "nested": "not a run directory (no manifest.json)",
         "notes": "not a run directory (no manifest.json)",
     }
+
+
+def test_a_word2vec_run_is_served_as_vectors(served_runs: dict[str, Path], tmp_path: Path) -> None:
+    from pipeline.serving.registry import load_all  # noqa: PLC0415
+
+    run = tmp_path / "runs" / "w2v"
+    shutil.copytree(served_runs["vectors"], run)
+    manifest = {"task": "embeddings", "stages": {"train": {"status": "done"}}}
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    served, _ = discover_runs(run.parent)
+    models, vectors = load_all(served, [])
+    assert models == {} and vectors["w2v"].description == {"name": "w2v", "dim": 8, "vocabulary_size": 8}
