@@ -10,18 +10,13 @@ import base64
 import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.serve_process import serve_process
 
 pytestmark = pytest.mark.slow
 
@@ -33,12 +28,6 @@ WAIT_S = 60  # one model call on a busy two-core machine, with room to spare
 REVIEW = "A great movie, the actors were wonderful and the story was brilliant."
 SENTENCE = "we are eating bread"
 PROMPT = "the "
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:
@@ -74,48 +63,19 @@ def browser_paths() -> None:
 @pytest.fixture(scope="module")
 def server(browser_paths, served_runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory):
     """`python -m pipeline serve` on a free port, ready (GET /readyz 200), terminated afterwards."""
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
     runs = served_runs
-    command = [
-        sys.executable, "-m", "pipeline", "serve",
+    args = [
         "--run", runs["tfidf"], "--run", runs["transformer"], "--run", runs["translator"], "--run", runs["lm"],
-        "--vectors", runs["vectors"], "--host", "127.0.0.1", "--port", str(port), "--api-key", API_KEY,
+        "--vectors", runs["vectors"], "--host", "127.0.0.1", "--api-key", API_KEY,
     ]  # fmt: skip
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("PIPELINE_API_KEY", None)
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            list(map(str, command)), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env
-        )
-    served = Server(f"http://127.0.0.1:{port}", runs)
-    try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"serve exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}"
-                )
-            try:
-                status, _ = served.call("GET", "/readyz", key=None)
-            except OSError:
-                status = None
-            if status == 200:
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"/readyz not 200 after {READY_TIMEOUT_S} s:\n{log_path.read_text(errors='replace')[-3000:]}"
-                )
-            time.sleep(0.5)
-        yield served
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
+    with serve_process(
+        *args, log_path=log_path, env={"TF_CPP_MIN_LOG_LEVEL": "3"}, ready_timeout=READY_TIMEOUT_S
+    ) as (
+        _,
+        url,
+    ):
+        yield Server(url, runs)
 
 
 @pytest.fixture(scope="module")

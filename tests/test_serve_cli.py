@@ -4,82 +4,46 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import httpx
 
 from pipeline.serving.registry import discover_runs
-from tests.conftest import REPO_ROOT, assert_one_line_error, invoke
+from tests.conftest import assert_one_line_error, invoke
+from tests.serve_process import serve_process
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    """`serve ARGS` on a free port; returns the process and its base URL once /readyz answers 200."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "serve", *args, "--port", str(port)],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"serve exited {process.returncode}: {process.communicate()}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.5)
-    process.kill()
-    raise AssertionError("serve did not become ready within 180 s")
-
-
-def test_sigterm_finishes_the_request_in_flight_then_exits_0(served_runs: dict[str, Path]) -> None:
-    process, url = start_server("--run", str(served_runs["lm"]), "--run", str(served_runs["tfidf"]))
-    try:
+def test_sigterm_finishes_the_request_in_flight_then_exits_0(
+    served_runs: dict[str, Path], tmp_path: Path
+) -> None:
+    log = tmp_path / "serve.log"
+    with serve_process("--run", served_runs["lm"], "--run", served_runs["tfidf"], log_path=log) as (
+        process,
+        url,
+    ):
         answer = httpx.post(f"{url}/v1/models/tfidf/predict", json={"texts": ["superb"]}, timeout=30)
         assert answer.status_code == 200
-        finished: dict = {}
-
-        def long_request() -> None:
-            body = {"prompt": "the", "length": 1500, "seed": 1}
-            finished["response"] = httpx.post(f"{url}/v1/models/lm-char/generate", json=body, timeout=120)
-
-        worker = threading.Thread(target=long_request)
-        worker.start()
-        time.sleep(1.0)
-        health = httpx.get(f"{url}/healthz", timeout=5)  # the model works on its own thread meanwhile
-        assert health.status_code == 200 and worker.is_alive()
-        process.send_signal(signal.SIGTERM)
-        worker.join(timeout=150)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    response = finished["response"]
-    assert response.status_code == 200 and len(response.json()["text"]) > 1000
-    assert process.returncode == 0, stderr
-    assert "serving lm-char (language_model), tfidf (sentiment)" in stderr + stdout
+        body = {"prompt": "the", "length": 2000, "seed": 1}
+        with httpx.stream(
+            "POST", f"{url}/v1/models/lm-char/generate/stream", json=body, timeout=120
+        ) as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == "event: token"  # generation under way
+            # /healthz answers while the model generates on its own thread
+            health = httpx.get(f"{url}/healthz", timeout=5)
+            process.send_signal(signal.SIGTERM)
+            rest = list(lines)  # the stream in flight is finished before the server exits
+        process.wait(timeout=60)
+    assert health.status_code == 200
+    assert rest.count("event: token") == 1999 and rest[-3] == "event: done"
+    assert len(json.loads(rest[-2][len("data: ") :])["text"]) > 2000
+    output = log.read_text()
+    assert process.returncode == 0, output
+    assert "serving lm-char (language_model), tfidf (sentiment)" in output
     for chatter in ("absl::InitializeLog", "oneDNN", "cuda drivers", "Traceback"):
-        assert chatter not in stderr, stderr
+        assert chatter not in output, output
 
 
 def test_a_broken_or_unfinished_run_stops_the_start(

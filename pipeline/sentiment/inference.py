@@ -169,13 +169,17 @@ class SentimentClassifier:
             {"predicted_label": labels, "probability": probability, "skipped_reason": screened.reasons}
         )
 
-    def explain(self, texts: Sequence[str], threshold: float | None = None) -> list[Explanation | None]:
+    def explain(
+        self, texts: Sequence[str], threshold: float | None = None, labels: Sequence[str] | None = None
+    ) -> list[Explanation | None]:
         """Per-token contributions toward each text's predicted label (see `pipeline.sentiment.explain`):
         exact weight x value shares for linear models over sparse features, occlusion for the others. A text
-        that `predict` skips gets None; an over-long one is explained as cut."""
+        that `predict` skips gets None; an over-long one is explained as cut. `labels`: the labels `predict`
+        already gave these texts (saves predicting them again)."""
         if isinstance(texts, str):
             texts = [texts]
-        labels = self.predict(texts, threshold=threshold)["predicted_label"]
+        if labels is None:
+            labels = self.predict(texts, threshold=threshold)["predicted_label"]
         screened = self.screen(texts)
         out: list[Explanation | None] = [None] * screened.n_rows
         for text, row in zip(screened.texts, screened.rows, strict=True):

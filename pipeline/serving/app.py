@@ -96,7 +96,9 @@ class Server:
                 threshold, explain = key
                 frame = served.model.predict(texts, threshold=threshold)
                 explanations = (
-                    served.model.explain(texts, threshold=threshold) if explain else [None] * len(texts)
+                    served.model.explain(texts, labels=list(frame["predicted_label"]))
+                    if explain
+                    else [None] * len(texts)
                 )
                 rows = []
                 for text, label, probability, reason, explanation in zip(
