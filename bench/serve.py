@@ -565,10 +565,10 @@ def run_summary(run: str) -> str:
     path = Path(run)
     try:
         metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-        config = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return run
-    epochs = config.get("stages", {}).get("train", {}).get("epochs_run")
+    epochs = manifest.get("stages", {}).get("train", {}).get("epochs_run")
     figure = (
         f"test BLEU {metrics['bleu']:.2f}"
         if "bleu" in metrics

@@ -113,33 +113,10 @@ def full_model_logits(model: keras.Model, token_ids: Sequence[int], context_leng
 
 
 def generate(
-    model_or_stepper: keras.Model | LanguageModelStepper,
-    prompt_ids: Sequence[int],
-    length: int,
-    *,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    greedy: bool = False,
-    seed: int | None = None,
-    use_cache: bool = True,
-    stop_id: int | None = None,
+    model_or_stepper: keras.Model | LanguageModelStepper, prompt_ids: Sequence[int], length: int, **options
 ) -> list[int]:
-    """Continue `prompt_ids` with up to `length` new token ids: `list(iter_generate(...))`; see there."""
-    return list(
-        iter_generate(
-            model_or_stepper,
-            prompt_ids,
-            length,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            greedy=greedy,
-            seed=seed,
-            use_cache=use_cache,
-            stop_id=stop_id,
-        )
-    )
+    """`list(iter_generate(...))`: the generated ids all at once; the same arguments and options."""
+    return list(iter_generate(model_or_stepper, prompt_ids, length, **options))
 
 
 def iter_generate(

@@ -1,9 +1,10 @@
 """The command line: `python -m pipeline [--quiet|--verbose] COMMAND ...`.
 
 The commands live in `pipeline/commands/`, one module per command or group: the stages (`prepare`,
-`featurize`, `train`, `evaluate`, `run`), inference (`predict`, `generate`, `translate`), `config`, `runs`,
-`datasets`, `embeddings` and `serve` (HTTP). Heavy imports (TensorFlow, Keras) happen inside the commands so `--help` stays
-fast; when they happen, `pipeline.tf_startup` keeps TensorFlow's start-up logging off the terminal.
+`featurize`, `train`, `evaluate`, `run`), inference (`predict`, `generate`, `translate`), `serve` (HTTP),
+`config`, `runs`, `datasets` and `embeddings`. Heavy imports (TensorFlow, Keras) happen inside the commands
+so `--help` stays fast; when they happen, `pipeline.tf_startup` keeps TensorFlow's start-up logging off the
+terminal.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@ from pipeline.errors import PipelineError
 from pipeline.tasks import STAGES, headline_metric
 
 
-def _read(path: Path) -> dict | None:
+def read_json(path: Path) -> dict | None:
+    """A run's JSON file (manifest, metrics), or None when it is missing or unreadable."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
@@ -35,8 +36,8 @@ def list_runs(runs_dir: Path) -> str:
         return f"no runs yet ({runs_dir} does not exist)"
     rows = []
     for path in sorted(p for p in runs_dir.iterdir() if (p / "manifest.json").is_file()):
-        manifest = _read(path / "manifest.json") or {}
-        metrics = _read(path / "metrics.json") or {}
+        manifest = read_json(path / "manifest.json") or {}
+        metrics = read_json(path / "metrics.json") or {}
         name = headline_metric(manifest.get("task", ""))
         value = metrics.get(name)
         shown = f"{name} {value:.4f}" if isinstance(value, float) else "-"
@@ -50,10 +51,10 @@ def list_runs(runs_dir: Path) -> str:
 
 
 def show_run(path: Path) -> str:
-    manifest = _read(path / "manifest.json")
+    manifest = read_json(path / "manifest.json")
     if manifest is None:
         raise PipelineError(f"{path} is not a run directory (no readable manifest.json)")
-    metrics = _read(path / "metrics.json")
+    metrics = read_json(path / "metrics.json")
     return json.dumps(
         {"run": str(path), "status": run_status(manifest), "manifest": manifest, "metrics": metrics}, indent=2
     )
@@ -66,7 +67,7 @@ def compare_runs(paths: list[Path]) -> str:
         if not (path / "config.toml").is_file():
             raise PipelineError(f"{path} is not a run directory (no config.toml)")
         configs.append(load_config(path / "config.toml"))
-        metrics.append(_read(path / "metrics.json") or {})
+        metrics.append(read_json(path / "metrics.json") or {})
     keys = ["accuracy", "f1", "roc_auc", "bleu", "perplexity"]
     keys = [k for k in keys if any(k in m for m in metrics)]
     changed = sorted({key for cfg in configs[1:] for key in diff_configs(configs[0], cfg)})

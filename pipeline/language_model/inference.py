@@ -66,33 +66,10 @@ class LanguageModel:
         text = _NO_SPACE_AFTER.sub(r"\1", _NO_SPACE_BEFORE.sub(r"\1", text))
         return text.replace(" \n ", "\n").strip(" ")
 
-    def generate(
-        self,
-        prompt: str,
-        length: int = 100,
-        *,
-        temperature: float = 1.0,
-        top_k: int = 0,
-        top_p: float = 1.0,
-        greedy: bool = False,
-        seed: int | None = None,
-        use_cache: bool = True,
-        stop_at_end: bool = False,
-    ) -> str:
-        """The prompt followed by `length` generated tokens (words or characters): `"".join(stream(...))`."""
-        return "".join(
-            self.stream(
-                prompt,
-                length,
-                temperature=temperature,
-                top_k=top_k,
-                top_p=top_p,
-                greedy=greedy,
-                seed=seed,
-                use_cache=use_cache,
-                stop_at_end=stop_at_end,
-            )
-        )
+    def generate(self, prompt: str, length: int = 100, **options) -> str:
+        """The prompt followed by `length` generated tokens (words or characters): `"".join(stream(...))`,
+        with `stream`'s options (temperature, top_k, top_p, greedy, seed, use_cache, stop_at_end)."""
+        return "".join(self.stream(prompt, length, **options))
 
     def stream(
         self,

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.normalize import normalize_text
-from features.sequences import pad_ids
-from features.tokenize import word_tokenize
+from features.sequences import pad_ids, tokenize_texts
 from pipeline.evaluation import class_probabilities
 
 
@@ -33,6 +31,11 @@ class Explanation:
         }
 
 
+def _tokens(text: str, lowercase: bool) -> list[str]:
+    """The tokens the vectorizer or vocabulary sees (the same normalisation and tokenizer)."""
+    return tokenize_texts([text], lowercase=lowercase, progress=False)[0]
+
+
 def linear_output_weights(model) -> tuple[np.ndarray, np.ndarray] | None:
     """(kernel, bias) of a sparse classifier without a hidden layer (logistic or softmax regression), else
     None."""
@@ -48,7 +51,7 @@ def exact_contributions(classifier, text: str, label_id: int) -> tuple[list[str]
     model's negative label gets the negated logit)."""
     vectorizer = classifier.vectorizer
     kernel, _ = linear_output_weights(classifier.model)
-    tokens = word_tokenize(normalize_text(text, lowercase=vectorizer.lowercase))
+    tokens = _tokens(text, vectorizer.lowercase)
     row = vectorizer.transform([text]).tocsr()
     if kernel.shape[1] == 1:
         weights = kernel[:, 0] * (1.0 if label_id == 1 else -1.0)
@@ -73,14 +76,14 @@ def occlusion_contributions(classifier, text: str, label_id: int) -> tuple[list[
     batched call over the text and its len(tokens) variants. Tokens a sequence model does not read (past
     features.sequence_length) get 0."""
     if classifier.vectorizer is not None:  # a sparse model with a hidden layer
-        tokens = word_tokenize(normalize_text(text, lowercase=classifier.vectorizer.lowercase))
+        tokens = _tokens(text, classifier.vectorizer.lowercase)
         variants = [" ".join(tokens)] + [" ".join(tokens[:i] + tokens[i + 1 :]) for i in range(len(tokens))]
         outputs = classifier.model.predict(classifier.vectorizer.transform(variants), verbose=0)
         probs = class_probabilities(outputs)[:, label_id]
         return tokens, probs[0] - probs[1:]
     cfg = classifier.run.config["features"]
     length, truncate = cfg["sequence_length"], cfg["truncate"]
-    tokens = word_tokenize(normalize_text(text, lowercase=cfg["lowercase"]))
+    tokens = _tokens(text, cfg["lowercase"])
     ids = classifier.vocab.encode(tokens)
     read = range(max(0, len(ids) - length), len(ids)) if truncate == "pre" else range(min(len(ids), length))
     variants = [ids] + [ids[:i] + ids[i + 1 :] for i in read]

@@ -3,14 +3,14 @@ vectors; each described for `GET /v1/models`. Nothing here is chosen by a reques
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import PipelineError
-from pipeline.runs_table import run_status
+from pipeline.rundir import RunDir
+from pipeline.runs_table import read_json, run_status
 from pipeline.tasks import headline_metric
 
 SERVED_TASKS = ("sentiment", "translation", "language_model")
@@ -37,13 +37,6 @@ class ServedVectors:
     description: dict
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise PipelineError(f"{path}: cannot be read ({error})") from None
-
-
 def discover_runs(runs_dir: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
     """The evaluated sentiment, translation, language-model and word2vec runs directly under `runs_dir`, and
     every other folder there with the reason it is skipped."""
@@ -55,10 +48,9 @@ def discover_runs(runs_dir: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
         if not (path / "manifest.json").is_file():
             skipped.append((path, "not a run directory (no manifest.json)"))
             continue
-        try:
-            manifest = _read_json(path / "manifest.json")
-        except PipelineError as error:
-            skipped.append((path, str(error)))
+        manifest = read_json(path / "manifest.json")
+        if manifest is None:
+            skipped.append((path, "manifest.json cannot be read"))
             continue
         task = manifest.get("task", "")
         if task not in (*SERVED_TASKS, "embeddings"):
@@ -83,7 +75,7 @@ def _vocabulary_size(model: Any, task: str) -> int | dict:
 def describe(name: str, task: str, path: Path, model: Any) -> dict:
     """The `/v1/models` entry of a loaded run."""
     config = model.run.config
-    metrics = _read_json(path / "metrics.json") if (path / "metrics.json").is_file() else {}
+    metrics = read_json(path / "metrics.json") or {}
     metric = headline_metric(task)
     entry: dict[str, Any] = {
         "name": name,
@@ -124,9 +116,7 @@ def load_model(path: Path) -> ServedModel:
     """Load and warm up one run; any failure is a PipelineError naming the run."""
     from pipeline.api import load_run  # noqa: PLC0415 - loads Keras lazily
 
-    if not (path / "manifest.json").is_file():
-        raise PipelineError(f"{path} is not a run directory (no manifest.json)")
-    manifest = _read_json(path / "manifest.json")
+    manifest = RunDir.open_existing(path).manifest
     task = manifest.get("task", "")
     if task not in SERVED_TASKS:
         raise PipelineError(f"{path} is a run of task '{task}', which serve does not serve")
@@ -171,11 +161,8 @@ def load_all(
         if path.name in seen:
             raise PipelineError(f"two runs are named '{path.name}': {seen[path.name]} and {path}")
         seen[path.name] = path
-        manifest = _read_json(path / "manifest.json") if (path / "manifest.json").is_file() else {}
-        if manifest.get("task") == "embeddings":
-            vectors[path.name] = load_vectors_named(str(path))
-            vectors[path.name].name = path.name
-            vectors[path.name].description["name"] = path.name
+        if (read_json(path / "manifest.json") or {}).get("task") == "embeddings":
+            vectors[path.name] = load_vectors_named(str(path))  # named after the directory, as runs are
         else:
             models[path.name] = load_model(path)
     for source in vector_sources:
