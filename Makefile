@@ -9,7 +9,7 @@ ifneq ($(wildcard ../shared/data),)
 export PIPELINE_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: setup train-sentiment train-lm train-translation test lint bench-sentiment bench-embeddings bench-lm bench-translation bench-serve bench clean
+.PHONY: setup train-sentiment train-lm train-translation test lint bench-sentiment bench-embeddings bench-lm bench-translation bench-serve bench-scale bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,10 @@ bench-translation: setup  ## translators: BLEU, chrF, BLEU by length, decoding s
 bench-serve: setup  ## HTTP serving: requests/s and p50/p95/p99 latency at concurrency 1-128, batching on/off, a malformed-request mix -> reports/serve.md
 	$(PY) -m bench.serve
 
-bench: bench-sentiment bench-embeddings bench-lm bench-translation bench-serve
+bench-scale: setup  ## training as one process, two loopback workers and two JAX host devices: s/epoch, samples/s, bytes per step -> reports/scale.md
+	$(PY) -m bench.scale
+
+bench: bench-sentiment bench-embeddings bench-lm bench-translation bench-serve bench-scale
 
 clean:  ## remove caches and run directories (not .venv, not data/cache)
 	rm -rf runs .pytest_cache .ruff_cache

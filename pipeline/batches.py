@@ -51,7 +51,7 @@ class SequenceBatches(keras.utils.PyDataset):
                     for chunk in np.array_split(index, max(1, math.ceil(len(index) / window)))
                 ]
             )
-        batches = _split_rows(index, self.batch_size, self.rows_multiple)
+        batches = split_rows(index, self.batch_size, self.rows_multiple)
         if self.shuffle and self.bucket:
             batches = [batches[i] for i in self.rng.permutation(len(batches))]
         return batches
@@ -59,8 +59,15 @@ class SequenceBatches(keras.utils.PyDataset):
     def __len__(self) -> int:
         return len(self.order)
 
+    @property
+    def num_rows(self) -> int:
+        return len(self.x)
+
     def __getitem__(self, i: int):
-        rows = self.order[i]
+        return self.take(self.order[i])
+
+    def take(self, rows: np.ndarray):
+        """The batch of these rows (trimmed to their longest sequence when `trim`)."""
         x = self.x[rows].astype(np.int32, copy=False)
         if self.trim:
             longest = max(1, int(self.lengths[rows].max()))
@@ -93,13 +100,20 @@ class SparseBatches(keras.utils.PyDataset):
 
     def _make_order(self) -> None:
         index = self.rng.permutation(self.x.shape[0]) if self.shuffle else np.arange(self.x.shape[0])
-        self.order = _split_rows(index, self.batch_size, self.rows_multiple)
+        self.order = split_rows(index, self.batch_size, self.rows_multiple)
 
     def __len__(self) -> int:
         return len(self.order)
 
+    @property
+    def num_rows(self) -> int:
+        return self.x.shape[0]
+
     def __getitem__(self, i: int):
-        rows = self.order[i]
+        return self.take(self.order[i])
+
+    def take(self, rows: np.ndarray):
+        """The batch of these rows, as the backend's sparse tensor."""
         x = backend_sparse(self.x[rows])
         return (x,) if self.y is None else (x, self.y[rows])
 
@@ -108,7 +122,7 @@ class SparseBatches(keras.utils.PyDataset):
             self._make_order()
 
 
-def _split_rows(index: np.ndarray, batch_size: int, rows_multiple: int) -> list[np.ndarray]:
+def split_rows(index: np.ndarray, batch_size: int, rows_multiple: int) -> list[np.ndarray]:
     """Consecutive batches of `index`; the last is cut to a multiple of `rows_multiple` rows (tf.distribute
     fails on a batch that does not split evenly over its replicas), so at most rows_multiple - 1 rows of an
     epoch are left out, different ones each epoch when shuffled."""
@@ -158,7 +172,8 @@ def backend_sparse(batch: sp.csr_matrix):
 class PairBatches(keras.utils.PyDataset):
     """Batches of `([source, target_in], target_out)` for a translator, teacher forcing. With `shuffle`, each
     epoch shuffles, groups pairs of similar source length (windows of 50 batches) and shuffles the batches;
-    with `trim`, each side is cut to its batch's longest sequence rounded up to `length_multiple`."""
+    with `trim`, each side is cut to its batch's longest sequence rounded up to `length_multiple`;
+    `rows_multiple` as for SequenceBatches."""
 
     def __init__(
         self,
@@ -168,6 +183,7 @@ class PairBatches(keras.utils.PyDataset):
         trim: bool = True,
         seed: int = 0,
         length_multiple: int = 8,
+        rows_multiple: int = 1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -182,6 +198,7 @@ class PairBatches(keras.utils.PyDataset):
             trim,
             length_multiple,
         )
+        self.rows_multiple = rows_multiple
         self.source_lengths = (self.source != 0).sum(axis=1)
         self.target_lengths = (self.target_out != 0).sum(axis=1)
         self.rng = np.random.default_rng(seed)
@@ -190,7 +207,7 @@ class PairBatches(keras.utils.PyDataset):
     def _make_order(self) -> list[np.ndarray]:
         index = np.arange(len(self.source))
         if not self.shuffle:
-            return _split_rows(index, self.batch_size, 1)
+            return split_rows(index, self.batch_size, self.rows_multiple)
         index = self.rng.permutation(index)
         window = self.batch_size * 50
         index = np.concatenate(
@@ -199,7 +216,7 @@ class PairBatches(keras.utils.PyDataset):
                 for chunk in np.array_split(index, max(1, math.ceil(len(index) / window)))
             ]
         )
-        batches = _split_rows(index, self.batch_size, 1)
+        batches = split_rows(index, self.batch_size, self.rows_multiple)
         return [batches[i] for i in self.rng.permutation(len(batches))]
 
     def __len__(self) -> int:
@@ -208,8 +225,15 @@ class PairBatches(keras.utils.PyDataset):
     def _width(self, lengths: np.ndarray) -> int:
         return math.ceil(max(1, int(lengths.max())) / self.length_multiple) * self.length_multiple
 
+    @property
+    def num_rows(self) -> int:
+        return len(self.source)
+
     def __getitem__(self, i: int):
-        rows = self.order[i]
+        return self.take(self.order[i])
+
+    def take(self, rows: np.ndarray):
+        """The `([source, target_in], target_out)` batch of these pairs."""
         source, target_in, target_out = self.source[rows], self.target_in[rows], self.target_out[rows]
         if self.trim:
             source = source[:, : self._width(self.source_lengths[rows])]
@@ -220,3 +244,48 @@ class PairBatches(keras.utils.PyDataset):
     def on_epoch_end(self) -> None:
         if self.shuffle:
             self.order = self._make_order()
+
+
+def rows_left_out(batches) -> int:
+    """Rows an epoch of `batches` leaves out to keep every batch divisible over the replicas."""
+    return batches.num_rows - sum(len(rows) for rows in batches.order)
+
+
+def fit_dataset(batches, distribution):
+    """What model.fit gets for `batches` under a pipeline.distribute.Distribution.
+
+    One replica (or JAX's DataParallel, which shards each global batch itself): as_dataset(batches). Under a
+    tf.distribute strategy of R replicas, every global batch (R x the per-replica batch size, its last one cut
+    to a multiple of R) is split into R equal row slices, one per replica, and each worker builds only the
+    slices of its own replicas (tf.distribute's distribute_datasets_from_function, no auto-sharding): every
+    worker runs the same number of steps, whatever the batch lengths, and each example is seen once per
+    epoch across the workers. Every worker holds the same seeded order, so no order is ever sent."""
+    if distribution.strategy is None:
+        return as_dataset(batches)
+    import tensorflow as tf  # noqa: PLC0415 - only under tf.distribute
+
+    replicas, workers = distribution.replicas, distribution.workers
+    local = replicas // workers
+    first = distribution.role.index * local
+    sample = batches.take(batches.order[0][:1])
+
+    def spec(value):
+        if isinstance(value, tf.SparseTensor):
+            return tf.SparseTensorSpec([None, value.shape[1]], value.dtype)
+        value = np.asarray(value)
+        return tf.TensorSpec([None] * value.ndim, tf.as_dtype(value.dtype))
+
+    signature = tf.nest.map_structure(spec, sample)
+    steps = len(batches)
+
+    def generate():
+        for rows in list(batches.order):
+            for part in np.split(rows, replicas)[first : first + local]:
+                yield batches.take(part)
+        batches.on_epoch_end()
+
+    def dataset(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        built = tf.data.Dataset.from_generator(generate, output_signature=signature)
+        return built.apply(tf.data.experimental.assert_cardinality(steps * local)).prefetch(2)
+
+    return distribution.strategy.distribute_datasets_from_function(dataset)

@@ -74,7 +74,7 @@ DEFAULTS: dict[str, Any] = {
         "monitor": "val_loss",  # val_loss | val_accuracy: picks the best epoch's weights and stops early
         "max_seconds": 0.0,  # stop after the epoch that passes this wall time (0 = no limit)
         "mixed_precision": False,
-        "strategy": "default",  # default | mirrored | multi-worker
+        "strategy": "default",  # default | mirrored | multi-worker (TensorFlow) | data-parallel (JAX)
         "bucket_by_length": True,  # sequence: batches of similar length (less padding, faster RNNs)
         "sampled_softmax": 0,  # language model: negatives per batch for a sampled softmax (0 = full softmax)
         "verbose": 1,
@@ -104,7 +104,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.attention": ("none", "additive", "dot", "general"),
     "train.optimizer": ("adam", "adamw", "sgd", "rmsprop"),
     "train.lr_schedule": ("constant", "cosine", "linear"),
-    "train.strategy": ("default", "mirrored", "multi-worker"),
+    "train.strategy": ("default", "mirrored", "multi-worker", "data-parallel"),
     "train.monitor": ("val_loss", "val_accuracy"),
 }
 # (lowest, highest, whether the bounds themselves are allowed) for numeric keys.

@@ -82,17 +82,18 @@ def run_stage(
     return output
 
 
-def require_default_strategy(train_cfg: dict, what: str) -> None:
-    """Tasks that train on one device only, monitoring the validation loss, say so."""
-    if train_cfg["strategy"] != "default" or train_cfg["monitor"] != "val_loss":
-        raise PipelineError(f"{what} train with train.strategy = 'default' and train.monitor = 'val_loss'")
+def require_loss_monitor(train_cfg: dict, what: str) -> None:
+    """Tasks whose best epoch is always the one of lowest validation loss say so."""
+    if train_cfg["monitor"] != "val_loss":
+        raise PipelineError(f"{what} train with train.monitor = 'val_loss'")
 
 
 @dataclass
 class TrainingJob:
     """What a task's train stage builds: a compiled model and its batches. `monitor` picks the best epoch;
     `unit` follows its value in the summary; `unwrap` takes the model to save out of a training wrapper;
-    `throughput` = (manifest field, examples per epoch) records examples per training second."""
+    `throughput` = (manifest field, examples per epoch) records examples per training second; `reshuffle`
+    is the training batches' end-of-epoch reshuffle (replayed on resume); `record` goes to the manifest."""
 
     model: Any
     train_data: Any
@@ -101,25 +102,62 @@ class TrainingJob:
     unit: str = ""
     unwrap: Callable | None = None
     throughput: tuple[str, int] | None = None
+    reshuffle: Callable[[], None] | None = None
+    record: dict = field(default_factory=dict)
+
+
+def distributed_job(
+    model: Any, train_batches: Any, valid_batches: Any, distribution: Any, batch_size: int, **options: Any
+) -> TrainingJob:
+    """The TrainingJob of batches made with `batch_size` x the replica count rows (`rows_multiple` = that
+    count): datasets as the distribution wants them, the resume reshuffle, and the manifest's record of the
+    strategy, the global batch and the rows each epoch leaves out to keep batches divisible."""
+    from pipeline.batches import fit_dataset, rows_left_out  # noqa: PLC0415 - Keras only when training
+
+    record = {
+        **distribution.record(batch_size),
+        "rows_left_out_per_epoch": {
+            "train": rows_left_out(train_batches),
+            "valid": rows_left_out(valid_batches),
+        },
+    }
+    return TrainingJob(
+        model,
+        fit_dataset(train_batches, distribution),
+        fit_dataset(valid_batches, distribution),
+        reshuffle=train_batches.on_epoch_end,
+        record=record,
+        **options,
+    )
 
 
 def run_train(
-    run: RunDir, spec: StageKeySpec, build: Callable[[], TrainingJob], *, force: bool, callbacks: list | None
+    run: RunDir,
+    spec: StageKeySpec,
+    build: Callable[[Any], TrainingJob],
+    *,
+    force: bool,
+    callbacks: list | None,
 ) -> StageOutput | None:
-    """The train stage: `build()` makes the task's TrainingJob (after the seed is set), which is fitted with
-    the run's [train] settings (resuming an interrupted fit), its best weights kept, model.keras, history.csv
-    and curves.png written, and how far training got recorded and said."""
-    from pipeline.training import set_seed  # noqa: PLC0415 - Keras only when a stage trains
+    """The train stage: `build(distribution)` makes the task's TrainingJob (after the seed is set, inside the
+    scope of the `train.strategy` distribution), which is fitted with the run's [train] settings (resuming
+    an interrupted fit), its best weights kept, model.keras, history.csv and curves.png written, and how far
+    training got recorded and said."""
+    from pipeline.distribute import make_distribution  # noqa: PLC0415 - Keras only when a stage trains
+    from pipeline.training import set_seed  # noqa: PLC0415
 
     def work(key: str) -> StageOutput:
+        distribution = make_distribution(run.config["train"]["strategy"])
         set_seed(run.config["seed"])
-        return fit_and_save(run, key, build(), force=force, callbacks=callbacks)
+        with distribution.scope():
+            job = build(distribution)
+            return fit_and_save(run, key, job, distribution, force=force, callbacks=callbacks)
 
     return run_stage(run, "train", spec, work, force=force)
 
 
 def fit_and_save(
-    run: RunDir, key: str, job: TrainingJob, *, force: bool, callbacks: list | None
+    run: RunDir, key: str, job: TrainingJob, distribution: Any, *, force: bool, callbacks: list | None
 ) -> StageOutput:
     """Fit `job`, keep the best weights, write the model and its history, and summarise the training."""
     from pipeline.training import (  # noqa: PLC0415
@@ -127,6 +165,7 @@ def fit_and_save(
         progress_record,
         progress_summary,
         save_trained_model,
+        weights_checksum,
     )
 
     state = fit_configured(
@@ -139,11 +178,13 @@ def fit_and_save(
         force=force,
         callbacks=callbacks,
         monitor=job.monitor,
+        reshuffle=job.reshuffle,
+        agree=distribution.agree_max if distribution.multi_worker else None,
     )
     if job.unwrap is not None:
         state["model"] = job.unwrap(state["model"])
     model = save_trained_model(run.path, state)
-    record = {"best_epoch": state["best_epoch"], **progress_record(state)}
+    record = {"best_epoch": state["best_epoch"], **progress_record(state), **job.record}
     if job.throughput:
         field_name, per_epoch = job.throughput  # a last epoch cut short by the budget counts by its steps
         record[field_name] = round(
@@ -156,6 +197,9 @@ def fit_and_save(
         f"best epoch {state['best_epoch']} of {state['epoch']} ({best}); {progress_summary(state)} "
         f"-> {run.path / 'model.keras'}"
     )
+    if distribution.workers > 1:  # every worker ends with the same weights: each says which
+        record["weights_sha256"] = weights_checksum(model)
+        summary += f" (worker {distribution.role.index} of {distribution.workers}, weights {record['weights_sha256']})"
     return StageOutput(["model.keras", "history.csv"], summary, record, result=model)
 
 

@@ -5,6 +5,7 @@ stopped."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import shutil
@@ -32,7 +33,11 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     plus the time the last validation took, reaches it, training stops after that batch. Keras then still
     validates the partly trained epoch and calls on_epoch_end, so that epoch is checkpointed like any other
     (its weights kept as the best when they are) and recorded in the history with its `steps` and
-    `partial` = True. `clock` (seconds, monotonic) is injectable for tests."""
+    `partial` = True. `clock` (seconds, monotonic) is injectable for tests.
+
+    With `agree` (several workers training in lock-step), the budget is checked at the end of each epoch
+    instead, on the largest training time of all workers (`agree` is that collective), so every worker stops
+    after the same epoch; an epoch is then never cut short."""
 
     def __init__(
         self,
@@ -42,8 +47,10 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         state: dict,
         monitor: str = "val_loss",
         clock: Callable[[], float] = time.monotonic,
+        agree: Callable[[float], float] | None = None,
     ):
         super().__init__()
+        self.agree = agree
         self.directory = Path(directory)
         self.monitor = monitor
         self.patience = patience
@@ -71,7 +78,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         self.state["steps_run"] += steps - self._epoch_steps
         self._epoch_steps = steps
         now = self._last_batch_end = self.clock()
-        if self._budget_spent(self.state["train_seconds"] + now - self._epoch_start):
+        if self.agree is None and self._budget_spent(self.state["train_seconds"] + now - self._epoch_start):
             self._budget_stop = True
             self.model.stop_training = True
 
@@ -134,7 +141,10 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             return STOPPED_BY_EPOCHS
         if self.patience and self.state["wait"] >= self.patience:
             return STOPPED_EARLY
-        if self._budget_stop or self._budget_spent(self.state["train_seconds"]):
+        elapsed = self.state["train_seconds"]
+        if self.agree is not None and self.max_seconds:
+            elapsed = self.agree(elapsed)
+        if self._budget_stop or self._budget_spent(elapsed):
             return STOPPED_BY_BUDGET
         return None
 
@@ -209,11 +219,15 @@ def fit(
     callbacks: list | None = None,
     monitor: str = "val_loss",
     clock: Callable[[], float] = time.monotonic,
+    reshuffle: Callable[[], None] | None = None,
+    agree: Callable[[float], float] | None = None,
 ) -> dict:
     """Fit with checkpoints in `run_path/checkpoints` (resuming an interrupted fit with the same `key`),
     restore the best weights, and return the training state (history, best epoch, seconds, progress: see
     new_state, progress_record). Extra `callbacks` run after the checkpoint's, outside the measured training
-    time. A fit that stopped (early, or on its time budget) is not resumed: it is finished."""
+    time. A fit that stopped (early, or on its time budget) is not resumed: it is finished. `reshuffle`
+    (the training batches' end-of-epoch reshuffle) is called once per finished epoch before a resumed fit,
+    so it sees the batch orders an uninterrupted one would; `agree`: see ResumableCheckpoint."""
     checkpoints = run_path / "checkpoints"
     state = load_resume_state(checkpoints, key) if resume else None
     if state is None:
@@ -221,10 +235,16 @@ def fit(
         checkpoints.mkdir(parents=True)
         state = new_state(key, monitor)
     else:
+        for stale in checkpoints.glob(".tmp-*"):  # a write cut short by a killed process
+            stale.unlink()
         model = load_model(checkpoints / "last.keras")
         print(f"resuming training of {run_path} after epoch {state['epoch']}")
+        for _ in range(state["epoch"] if reshuffle is not None else 0):
+            reshuffle()
     state.update(planned_epochs=epochs, max_seconds=float(max_seconds or 0.0))
-    checkpoint = ResumableCheckpoint(checkpoints, patience, max_seconds, state, monitor, clock=clock)
+    checkpoint = ResumableCheckpoint(
+        checkpoints, patience, max_seconds, state, monitor, clock=clock, agree=agree
+    )
     done = (
         state["stopped_by"] is not None
         or (patience and state["wait"] >= patience)
@@ -314,9 +334,10 @@ def fit_configured(
     force: bool,
     callbacks: list | None,
     monitor: str,
+    **options: Any,
 ) -> dict:
     """`fit` with the epochs, patience, time limit and verbosity of a run's [train] table (a forced stage
-    starts over instead of resuming)."""
+    starts over instead of resuming); `options` (reshuffle, agree) go to `fit`."""
     if train_cfg["verbose"]:
         model.summary(print_fn=lambda line, **_: print(line))
     return fit(
@@ -332,6 +353,7 @@ def fit_configured(
         resume=not force,
         callbacks=callbacks,
         monitor=monitor,
+        **options,
     )
 
 
@@ -367,3 +389,11 @@ def set_seed(seed: int) -> None:
     """Seed Python, NumPy and the backend."""
     keras.utils.set_random_seed(seed)
     np.random.seed(seed)
+
+
+def weights_checksum(model: keras.Model) -> str:
+    """The first 16 hex digits of the SHA-256 of every weight's bytes, in the model's order."""
+    digest = hashlib.sha256()
+    for weight in model.get_weights():
+        digest.update(np.ascontiguousarray(weight).tobytes())
+    return digest.hexdigest()[:16]

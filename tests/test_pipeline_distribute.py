@@ -83,18 +83,36 @@ def test_mirrored_strategy_with_uneven_last_batch(tmp_path: Path) -> None:
     assert json.loads((run_dir / "metrics.json").read_text())["accuracy"] >= 0.7
 
 
-def test_strategy_scope_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    strategy = distribute.make_strategy("default")
-    assert strategy is None
-    with distribute.strategy_scope(strategy):
+def test_strategy_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    default = distribute.make_distribution("default")
+    assert (default.strategy, default.replicas, default.workers) == (None, 1, 1)
+    with default.scope():
         pass
     with pytest.raises(PipelineError, match="unknown train.strategy 'nonsense'; known: default, mirrored"):
-        distribute.make_strategy("nonsense")
+        distribute.make_distribution("nonsense")
+    with pytest.raises(PipelineError, match="'data-parallel' needs KERAS_BACKEND=jax .it is 'tensorflow'"):
+        distribute.make_distribution("data-parallel")
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
     with pytest.raises(
-        PipelineError, match="'mirrored' needs the TensorFlow backend .KERAS_BACKEND is 'jax'"
+        PipelineError, match="'mirrored' needs the TensorFlow backend .KERAS_BACKEND is 'jax'.; under JAX use"
     ):
-        distribute.make_strategy("mirrored")
+        distribute.make_distribution("mirrored")
+
+
+def test_worker_role_from_tf_config() -> None:
+    cluster = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    assert distribute.worker_role("") == distribute.WorkerRole(0, 1, True)
+    role = distribute.worker_role(json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 1}}))
+    assert role == distribute.WorkerRole(1, 2, False)
+    with_chief = {"chief": ["127.0.0.1:3"], **cluster}
+    role = distribute.worker_role(json.dumps({"cluster": with_chief, "task": {"type": "worker", "index": 0}}))
+    assert role == distribute.WorkerRole(1, 3, False)
+    role = distribute.worker_role(json.dumps({"cluster": with_chief, "task": {"type": "chief", "index": 0}}))
+    assert role == distribute.WorkerRole(0, 3, True)
+    with pytest.raises(PipelineError, match="TF_CONFIG: task worker 5 is not in its cluster"):
+        distribute.worker_role(json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 5}}))
+    with pytest.raises(PipelineError, match="TF_CONFIG is not a cluster spec"):
+        distribute.worker_role("{not json")
 
 
 @pytest.fixture

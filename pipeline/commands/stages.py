@@ -11,11 +11,11 @@ from pipeline.commands.options import config_options
 from pipeline.errors import PipelineError
 
 
-def open_run(config_path, overrides, name, force):
-    """The run directory a stage command works in, with its resolved config (`--set` and shortcuts
-    applied; `train.verbose` as the global --quiet/--verbose say)."""
+def resolve_run(config_path, overrides, name) -> tuple[dict, Path]:
+    """The resolved config of a stage command (`--set` and shortcuts applied; `train.verbose` as the global
+    --quiet/--verbose say) and the run directory it works in."""
     from pipeline.config import load_config  # noqa: PLC0415
-    from pipeline.rundir import RunDir, default_run_path  # noqa: PLC0415
+    from pipeline.rundir import default_run_path  # noqa: PLC0415
 
     if config_path is None and not name:
         raise PipelineError("give --config configs/NAME.toml (see `ls configs`)")
@@ -27,27 +27,92 @@ def open_run(config_path, overrides, name, force):
     shortcuts = click.get_current_context().meta.get("data_overrides", [])
     config = load_config(config_path, [*shortcuts, *overrides])
     config["train"]["verbose"] = console.train_verbosity(config["train"]["verbose"])
-    return RunDir.open_for_stage(default_run_path(config_path, name), config, force=force)
+    return config, default_run_path(config_path, name)
 
 
 def run_stages(stages, config_path, overrides, name, force):
+    """Run `stages` of the run in order. Under train.strategy = "multi-worker" a worker other than the chief
+    only trains, in a temporary copy of the chief's run (pipeline.workers)."""
+    from pipeline import workers  # noqa: PLC0415
+    from pipeline.rundir import RunDir  # noqa: PLC0415
     from pipeline.tasks import stage_function  # noqa: PLC0415
 
-    run = open_run(config_path, overrides, name, force)
-    for stage in stages:
-        stage_function(run.config["task"], stage)(run, force=force)
-    return run
+    config, path = resolve_run(config_path, overrides, name)
+    role = workers.role_for(config)
+    if config["train"]["strategy"] == "multi-worker" and "train" in stages:
+        from pipeline.distribute import make_distribution  # noqa: PLC0415
+
+        make_distribution("multi-worker")  # TensorFlow sets collectives up before anything else runs
+    if role.is_chief:
+        run = RunDir.open_for_stage(path, config, force=force)
+        for stage in stages:
+            stage_function(run.config["task"], stage)(run, force=force)
+        return run
+    if "train" not in stages:
+        console.info(f"worker {role.index}: only the chief runs {', '.join(stages)}")
+        return None
+    with workers.worker_copy(path, config, role) as copy:
+        run = RunDir.open_for_stage(copy, config, force=force)
+        stage_function(run.config["task"], "train")(run, force=force)
+    return None
 
 
-def _stage_command(stage: str, help_text: str) -> click.Command:
-    """The command that runs one stage (the three without options of their own)."""
+def worker_options(function):
+    """--local-workers and --restart: run the command as N multi-worker processes on this machine."""
+    function = click.option(
+        "--restart",
+        "restarts",
+        type=int,
+        default=0,
+        show_default=True,
+        help="With --local-workers: restart the whole group up to K times when a worker fails; training "
+        "resumes from the last checkpoint.",
+    )(function)
+    return click.option(
+        "--local-workers",
+        "local_workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Train with N worker processes on 127.0.0.1 (train.strategy = 'multi-worker', TF_CONFIG set for "
+        "each), their output prefixed [worker i].",
+    )(function)
+
+
+def launch_if_asked(local_workers: int | None, restarts: int) -> bool:
+    """Run this command as a local multi-worker group when --local-workers is given; True when it did."""
+    if local_workers is None:
+        if restarts:
+            raise PipelineError("--restart goes with --local-workers")
+        return False
+    import sys  # noqa: PLC0415
+
+    from pipeline.launcher import LocalCluster, worker_argv  # noqa: PLC0415
+
+    LocalCluster(worker_argv(sys.argv[1:]), local_workers, restarts).run()
+    return True
+
+
+def _stage_command(stage: str, help_text: str, workers: bool = False) -> click.Command:
+    """The command that runs one stage (`workers`: with --local-workers / --restart)."""
+
+    if not workers:
+
+        @click.command(stage, help=help_text)
+        @config_options
+        def command(config_path, overrides, name, force):
+            run_stages([stage], config_path, overrides, name, force)
+
+        return command
 
     @click.command(stage, help=help_text)
     @config_options
-    def command(config_path, overrides, name, force):
-        run_stages([stage], config_path, overrides, name, force)
+    @worker_options
+    def command_with_workers(config_path, overrides, name, force, local_workers, restarts):
+        if not launch_if_asked(local_workers, restarts):
+            run_stages([stage], config_path, overrides, name, force)
 
-    return command
+    return command_with_workers
 
 
 prepare = _stage_command(
@@ -73,9 +138,11 @@ train = _stage_command(
     """Train the model with early stopping on valid; an interrupted train resumes where it stopped.
 
     \b
-    Example:
+    Examples:
       python -m pipeline train --config configs/sentiment-tfidf.toml
+      python -m pipeline train --config configs/sentiment-gru.toml --local-workers 2 --restart 1
     """,
+    workers=True,
 )
 
 
@@ -128,17 +195,22 @@ def evaluate(config_path, overrides, name, force, run_path, pairs_path, beam, ou
 
 @click.command("run")
 @config_options
-def run_all(config_path, overrides, name, force):
+@worker_options
+def run_all(config_path, overrides, name, force, local_workers, restarts):
     """prepare, featurize, train and evaluate in one go (stages already up to date are skipped).
 
     \b
-    Example:
+    Examples:
       python -m pipeline run --config configs/sentiment-bigru.toml --set train.epochs=3 --name bigru-3ep
+      python -m pipeline run --config configs/sentiment-gru.toml --local-workers 2
     """
     from pipeline.tasks import STAGES  # noqa: PLC0415
 
+    if launch_if_asked(local_workers, restarts):
+        return
     run = run_stages(STAGES, config_path, overrides, name, force)
-    click.echo(f"done: {run.path}")
+    if run is not None:  # a worker other than the chief has no run of its own
+        click.echo(f"done: {run.path}")
 
 
 COMMANDS = (prepare, featurize, train, evaluate, run_all)

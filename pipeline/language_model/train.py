@@ -9,19 +9,18 @@ column is that estimate), while `val_loss` stays the exact cross-entropy. Resuma
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 
 from features.lm_windows import make_windows
 from models.language_models import build_language_model
 from models.sampled_softmax import SampledSoftmaxTrainer
+from pipeline.batches import split_rows
 from pipeline.errors import PipelineError
 from pipeline.language_model.featurize import feature_info, load_stream
 from pipeline.optimizers import make_optimizer
 from pipeline.rundir import RunDir
-from pipeline.stage import TrainingJob, require_default_strategy, run_train
+from pipeline.stage import TrainingJob, distributed_job, require_loss_monitor, run_train
 from pipeline.stage_keys import FIT_KEYS, LegacyKey, StageKeySpec, keys
 
 KEY = StageKeySpec(
@@ -45,25 +44,45 @@ KEY = StageKeySpec(
 
 
 class WindowBatches(keras.utils.PyDataset):
-    """(inputs, targets) batches of fixed-length windows, reshuffled every epoch when `shuffle`."""
+    """(inputs, targets) batches of fixed-length windows, reshuffled every epoch when `shuffle`; the last
+    batch is cut to a multiple of `rows_multiple` rows (the replica count)."""
 
-    def __init__(self, inputs: np.ndarray, targets: np.ndarray, batch_size: int, shuffle: bool, seed: int):
+    def __init__(
+        self,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        batch_size: int,
+        shuffle: bool,
+        seed: int,
+        rows_multiple: int = 1,
+    ):
         super().__init__()
         self.inputs, self.targets = inputs, targets
-        self.batch_size, self.shuffle = batch_size, shuffle
+        self.batch_size, self.shuffle, self.rows_multiple = batch_size, shuffle, rows_multiple
         self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(inputs)) if shuffle else np.arange(len(inputs))
+        self.order = self._make_order()
+
+    def _make_order(self) -> list[np.ndarray]:
+        index = self.rng.permutation(len(self.inputs)) if self.shuffle else np.arange(len(self.inputs))
+        return split_rows(index, self.batch_size, self.rows_multiple)
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.inputs)
 
     def __len__(self) -> int:
-        return math.ceil(len(self.inputs) / self.batch_size)
+        return len(self.order)
 
     def __getitem__(self, index: int):
-        rows = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.take(self.order[index])
+
+    def take(self, rows: np.ndarray):
+        """The (inputs, targets) of these windows."""
         return self.inputs[rows], self.targets[rows]
 
     def on_epoch_end(self) -> None:
         if self.shuffle:
-            self.order = self.rng.permutation(len(self.inputs))
+            self.order = self._make_order()
 
 
 def windows_for(run: RunDir, split: str, stride: int | None = None):
@@ -91,16 +110,23 @@ def sampled_softmax_trainer(
 
 def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> None:
     """Fit the language model with early stopping on the validation loss; save model.keras."""
-    require_default_strategy(run.config["train"], "language models")
-    run_train(run, KEY, lambda: _job(run), force=force, callbacks=callbacks)
+    require_loss_monitor(run.config["train"], "language models")
+    run_train(run, KEY, lambda distribution: _job(run, distribution), force=force, callbacks=callbacks)
 
 
-def _job(run: RunDir) -> TrainingJob:
+def _job(run: RunDir, distribution) -> TrainingJob:
     cfg, train_cfg = run.config, run.config["train"]
+    replicas = distribution.replicas
+    if train_cfg["sampled_softmax"] and replicas > 1:
+        raise PipelineError(
+            f"train.sampled_softmax trains on one replica only; set it to 0 for train.strategy = "
+            f"'{train_cfg['strategy']}'"
+        )
     train_inputs, train_targets, _ = windows_for(run, "train")
     valid_inputs, valid_targets, _ = windows_for(run, "valid")
-    train_data = WindowBatches(train_inputs, train_targets, train_cfg["batch_size"], True, cfg["seed"])
-    valid_data = WindowBatches(valid_inputs, valid_targets, cfg["eval"]["batch_size"], False, cfg["seed"])
+    batch, valid_batch = train_cfg["batch_size"] * replicas, cfg["eval"]["batch_size"] * replicas
+    train_data = WindowBatches(train_inputs, train_targets, batch, True, cfg["seed"], replicas)
+    valid_data = WindowBatches(valid_inputs, valid_targets, valid_batch, False, cfg["seed"], replicas)
     try:
         model = build_language_model(
             cfg["model"], feature_info(run)["vocabulary_size"], cfg["features"]["sequence_length"]
@@ -110,10 +136,12 @@ def _job(run: RunDir) -> TrainingJob:
     if train_cfg["sampled_softmax"]:
         model = sampled_softmax_trainer(model, train_cfg["sampled_softmax"], train_targets, cfg["seed"])
     compile_language_model(model, train_cfg, len(train_data))
-    return TrainingJob(
+    return distributed_job(
         model,
         train_data,
         valid_data,
+        distribution,
+        train_cfg["batch_size"],
         unit=" nats/token",
         unwrap=lambda fitted: fitted.language_model if isinstance(fitted, SampledSoftmaxTrainer) else fitted,
         throughput=("train_tokens_per_second", int((train_targets > 0).sum())),

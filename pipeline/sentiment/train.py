@@ -10,12 +10,12 @@ import keras
 from features.labels import LabelEncoder
 from models.classifiers import build_classifier
 from pipeline.batches import SequenceBatches, SparseBatches, as_dataset
-from pipeline.distribute import make_strategy, set_precision, strategy_scope
+from pipeline.distribute import set_precision
 from pipeline.errors import PipelineError
 from pipeline.optimizers import make_optimizer
 from pipeline.rundir import RunDir
 from pipeline.sentiment.featurize import feature_info, load_embedding_matrix, load_features
-from pipeline.stage import TrainingJob, run_train
+from pipeline.stage import TrainingJob, distributed_job, run_train
 from pipeline.stage_keys import FIT_KEYS, LegacyKey, StageKeySpec, keys
 
 KEY = StageKeySpec(
@@ -30,26 +30,29 @@ KEY = StageKeySpec(
 )
 
 
-def make_batches(x, y, batch_size: int, *, training: bool, bucket: bool, seed: int, rows_multiple: int = 1):
-    """Batches of sparse or id-sequence features, ready for model.fit / predict (see batches.as_dataset)."""
+def make_batches(x, y, batch_size: int, *, training: bool, bucket: bool, seed: int):
+    """Batches of sparse or id-sequence features, ready for model.predict (see batches.as_dataset)."""
+    return as_dataset(batch_features(x, y, batch_size, training=training, bucket=bucket, seed=seed))
+
+
+def batch_features(x, y, batch_size: int, *, training: bool, bucket: bool, seed: int, rows_multiple: int = 1):
+    """SparseBatches or SequenceBatches of the features (`rows_multiple`: see SequenceBatches)."""
     if hasattr(x, "tocsr"):
-        batches = SparseBatches(
+        return SparseBatches(
             x, y, batch_size=batch_size, shuffle=training, seed=seed, rows_multiple=rows_multiple
         )
-    else:
-        batches = SequenceBatches(
-            x,
-            y,
-            batch_size=batch_size,
-            shuffle=training,
-            bucket=bucket,
-            seed=seed,
-            # Under TensorFlow one traced graph serves every batch length (batches.as_dataset leaves the
-            # length open); JAX would compile once per length, so there batches keep the full padded width.
-            trim=keras.backend.backend() == "tensorflow",
-            rows_multiple=rows_multiple,
-        )
-    return as_dataset(batches)
+    return SequenceBatches(
+        x,
+        y,
+        batch_size=batch_size,
+        shuffle=training,
+        bucket=bucket,
+        seed=seed,
+        # Under TensorFlow one traced graph serves every batch length (batches.as_dataset leaves the
+        # length open); JAX would compile once per length, so there batches keep the full padded width.
+        trim=keras.backend.backend() == "tensorflow",
+        rows_multiple=rows_multiple,
+    )
 
 
 def compile_model(model: keras.Model, train_cfg: dict, num_classes: int, steps_per_epoch: int = 1) -> None:
@@ -88,20 +91,19 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
     """Build the model from [model], fit it on train with early stopping on valid, save model.keras."""
     if run.config["train"]["sampled_softmax"]:
         raise PipelineError("train.sampled_softmax applies to language models only; set it to 0")
-    run_train(run, KEY, lambda: _job(run), force=force, callbacks=callbacks)
+    run_train(run, KEY, lambda distribution: _job(run, distribution), force=force, callbacks=callbacks)
 
 
-def _job(run: RunDir) -> TrainingJob:
+def _job(run: RunDir, distribution) -> TrainingJob:
     cfg, train_cfg = run.config, run.config["train"]
     set_precision(train_cfg["mixed_precision"])
     info = feature_info(run)
     classes = LabelEncoder.load(run.path / "prepare" / "labels.json").classes
-    strategy = make_strategy(train_cfg["strategy"])
-    replicas = strategy.num_replicas_in_sync if strategy else 1
+    replicas = distribution.replicas
     batches = {}
     for split, batch_size in (("train", train_cfg["batch_size"]), ("valid", cfg["eval"]["batch_size"])):
         x, y = load_features(run, split)
-        batches[split] = make_batches(
+        batches[split] = batch_features(
             x,
             y,
             batch_size * replicas,
@@ -110,13 +112,19 @@ def _job(run: RunDir) -> TrainingJob:
             seed=cfg["seed"],
             rows_multiple=replicas,
         )
-    with strategy_scope(strategy):
-        model = _build(
-            cfg["model"],
-            info,
-            len(classes),
-            matrix=load_embedding_matrix(run),
-            trainable_embeddings=cfg["features"]["trainable_embeddings"],
-        )
-        compile_model(model, train_cfg, len(classes), steps_per_epoch=len(batches["train"]))
-    return TrainingJob(model, batches["train"], batches["valid"], monitor=train_cfg["monitor"])
+    model = _build(
+        cfg["model"],
+        info,
+        len(classes),
+        matrix=load_embedding_matrix(run),
+        trainable_embeddings=cfg["features"]["trainable_embeddings"],
+    )
+    compile_model(model, train_cfg, len(classes), steps_per_epoch=len(batches["train"]))
+    return distributed_job(
+        model,
+        batches["train"],
+        batches["valid"],
+        distribution,
+        train_cfg["batch_size"],
+        monitor=train_cfg["monitor"],
+    )

@@ -11,11 +11,11 @@ import keras
 
 from models.seq2seq import build_seq2seq
 from models.transformer_translator import build_transformer_translator
-from pipeline.batches import PairBatches, as_dataset
+from pipeline.batches import PairBatches
 from pipeline.errors import PipelineError
 from pipeline.optimizers import make_optimizer
 from pipeline.rundir import RunDir
-from pipeline.stage import TrainingJob, require_default_strategy, run_train
+from pipeline.stage import TrainingJob, distributed_job, require_loss_monitor, run_train
 from pipeline.stage_keys import FIT_KEYS, LegacyKey, StageKeySpec, keys
 from pipeline.translation.featurize import feature_info, load_arrays
 
@@ -55,24 +55,34 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
     """Fit the translator with early stopping on the validation loss; save model.keras."""
     if run.config["train"]["sampled_softmax"]:
         raise PipelineError("train.sampled_softmax applies to language models only; set it to 0")
-    require_default_strategy(run.config["train"], "translators")
-    run_train(run, KEY, lambda: _job(run), force=force, callbacks=callbacks)
+    require_loss_monitor(run.config["train"], "translators")
+    run_train(run, KEY, lambda distribution: _job(run, distribution), force=force, callbacks=callbacks)
 
 
-def _job(run: RunDir) -> TrainingJob:
+def _job(run: RunDir, distribution) -> TrainingJob:
     cfg, train_cfg = run.config, run.config["train"]
     trim = keras.backend.backend() == "tensorflow"  # compiled backends keep one shape
+    replicas = distribution.replicas
     train_arrays = load_arrays(run, "train")
     train_batches = PairBatches(
-        train_arrays, train_cfg["batch_size"], shuffle=True, trim=trim, seed=cfg["seed"]
+        train_arrays,
+        train_cfg["batch_size"] * replicas,
+        shuffle=True,
+        trim=trim,
+        seed=cfg["seed"],
+        rows_multiple=replicas,
     )
-    valid_batches = PairBatches(load_arrays(run, "valid"), cfg["eval"]["batch_size"], trim=trim)
+    valid_batches = PairBatches(
+        load_arrays(run, "valid"), cfg["eval"]["batch_size"] * replicas, trim=trim, rows_multiple=replicas
+    )
     model = build_translator(cfg["model"], feature_info(run))
     compile_translator(model, train_cfg, len(train_batches))
     # Under TensorFlow one traced graph serves every batch width (as_dataset leaves it open).
-    return TrainingJob(
+    return distributed_job(
         model,
-        as_dataset(train_batches),
-        as_dataset(valid_batches),
+        train_batches,
+        valid_batches,
+        distribution,
+        train_cfg["batch_size"],
         throughput=("train_pairs_per_second", len(train_arrays["source"])),
     )

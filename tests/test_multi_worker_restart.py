@@ -1,0 +1,120 @@
+"""The local launcher (`--local-workers N`, `--restart K`): prefixed output, one-line failures, and a worker
+killed with SIGKILL mid-epoch: the whole group restarts, training resumes from the chief's last checkpoint and
+ends like an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline.launcher import worker_argv
+from pipeline.rundir import RunDir
+from tests.conftest import REPO_ROOT
+from tests.multi_worker import WORKER_TIMEOUT, half_written, sentiment_config, worker_env
+
+pytestmark = pytest.mark.slow
+PID = re.compile(r"^\[launcher\] worker (\d) \((?:chief|worker)\) pid (\d+)")
+
+
+def _launch(args: list, tmp: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *map(str, args)],
+        cwd=REPO_ROOT,
+        env=worker_env(tmp),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _final_val_loss(run: Path) -> float:
+    return float(pd.read_csv(run / "history.csv")["val_loss"].iloc[-1])
+
+
+def _state_epoch(run: Path) -> int:
+    try:
+        return json.loads((run / "checkpoints" / "state.json").read_text())["epoch"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def test_worker_argv_drops_the_launcher_options() -> None:
+    argv = ["--quiet", "run", "--config", "c.toml", "--local-workers", "2", "--restart=1", "--name", "x"]
+    assert worker_argv(argv) == ["--quiet", "run", "--config", "c.toml", "--name", "x"]
+
+
+def test_a_worker_killed_mid_epoch_restarts_the_group_and_training_resumes(tmp_path: Path) -> None:
+    config = sentiment_config(tmp_path, epochs=4, batch_size=8)
+    scratch = tmp_path / "worker-tmp"
+
+    # Uninterrupted: the launcher's success path, output prefixed by worker
+    reference = tmp_path / "reference"
+    launcher = _launch(["run", "--config", config, "--name", reference, "--local-workers", "2"], scratch)
+    output, _ = launcher.communicate(timeout=WORKER_TIMEOUT)
+    assert launcher.returncode == 0, output[-4000:]
+    lines = output.splitlines()
+    assert any(line.startswith("[worker 0] train: best epoch") for line in lines), output
+    assert any(line.startswith("[worker 1] train: best epoch") for line in lines), output
+    assert "[launcher] all 2 workers finished" in lines
+
+    # Killed: SIGKILL to worker 1 just after the chief checkpointed epoch 1 (worker 1 is then in epoch 2)
+    run = tmp_path / "killed"
+    launcher = _launch(
+        ["run", "--config", config, "--name", run, "--local-workers", "2", "--restart", "1"], scratch
+    )
+    output, pids, killed = [], {}, False
+    deadline = time.monotonic() + WORKER_TIMEOUT
+    for line in launcher.stdout:
+        output.append(line)
+        if match := PID.match(line):
+            pids[int(match[1])] = int(match[2])
+        if not killed and 1 in pids and _state_epoch(run) >= 1:
+            time.sleep(0.3)
+            subprocess.run(["kill", "-KILL", str(pids[1])], check=True)
+            killed = True
+        assert time.monotonic() < deadline, "".join(output)
+    launcher.wait(timeout=30)
+    text = "".join(output)
+    assert killed, text
+    assert launcher.returncode == 0, text[-4000:]
+    assert (
+        "worker 1 failed (killed by SIGKILL)" in text and "restarting all 2 workers (restart 1 of 1)" in text
+    )
+    assert re.search(r"\[worker 0\] resuming training of .* after epoch [1-3]\n", text), text
+    record = RunDir.open_existing(run).manifest["stages"]["train"]
+    assert record["epochs_run"] == record["epochs_complete"] == 4 and record["stopped_by"] == "epochs"
+    assert (run / "metrics.json").is_file() and not half_written(run)
+    assert list(scratch.iterdir()) == []
+    # Same seed, batch orders replayed on resume, dropout state in the checkpoint: within 1%
+    assert _final_val_loss(run) == pytest.approx(_final_val_loss(reference), rel=0.01)
+
+
+def test_a_failing_worker_fails_the_launch_with_its_error(tmp_path: Path) -> None:
+    config = sentiment_config(tmp_path)
+    run = tmp_path / "run"
+    # A corpus that does not exist: the chief fails at prepare; the other worker is stopped.
+    launcher = _launch(
+        [
+            "run",
+            "--config",
+            config,
+            "--name",
+            run,
+            "--local-workers",
+            "2",
+            "--data",
+            str(tmp_path / "nope.csv"),
+        ],
+        tmp_path / "worker-tmp",
+    )
+    output, _ = launcher.communicate(timeout=WORKER_TIMEOUT)
+    assert launcher.returncode != 0, output
+    last = output.strip().splitlines()[-1]
+    assert last.startswith("error: worker 0 failed (exit 1):") and "nope.csv" in last, output
