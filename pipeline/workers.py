@@ -3,7 +3,8 @@
 Only the chief writes the run directory: it prepares, featurizes, trains (its checkpoints are the run's) and
 evaluates. Every other worker waits until the chief's featurize stage has finished with the same config, copies
 the run directory into a temporary folder, trains there in lock-step with the chief (its own checkpoints and
-model go to that copy, as Keras documents for multi-worker saving) and removes the folder at the end. On a
+model go to that copy, as Keras documents for multi-worker saving) and removes the folder at the end; a copy
+left by a worker that was killed is removed when the next worker starts. On a
 restart the copy is taken again, checkpoints included, so every worker resumes from the chief's last epoch.
 The chief's run directory is therefore the one thing the machines must share (a network file system).
 """
@@ -11,6 +12,7 @@ The chief's run directory is therefore the one thing the machines must share (a 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -24,6 +26,7 @@ from pipeline.distribute import WorkerRole, worker_role
 from pipeline.errors import PipelineError
 
 WAIT_SECONDS = 900.0  # how long a worker waits for the chief's features
+COPY_PREFIX = "pipeline-worker-copy-"  # + a random part, in the temporary directory
 
 
 def role_for(config: dict) -> WorkerRole:
@@ -47,6 +50,30 @@ def _featurized(path: Path, config: dict) -> bool:
     return done and not diff_configs(recorded, config)
 
 
+def remove_orphaned_copies() -> list[Path]:
+    """Remove the temporary copies whose worker died without removing them (SIGKILL, a lost machine)."""
+    removed = []
+    for folder in Path(tempfile.gettempdir()).glob(f"{COPY_PREFIX}*"):
+        try:
+            owner = int((folder / "owner.pid").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not ours, or still being made
+        if not _alive(owner):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 @contextmanager
 def worker_copy(
     chief_run: Path, config: dict, role: WorkerRole, wait_seconds: float = WAIT_SECONDS
@@ -64,7 +91,9 @@ def worker_copy(
             console.info(f"worker {role.index}: waiting for the chief to featurize {chief_run}")
             said = True
         time.sleep(0.5)
-    folder = Path(tempfile.mkdtemp(prefix=f"pipeline-worker{role.index}-"))
+    remove_orphaned_copies()
+    folder = Path(tempfile.mkdtemp(prefix=COPY_PREFIX))
+    (folder / "owner.pid").write_text(str(os.getpid()), encoding="utf-8")
     copy = folder / chief_run.name
     try:
         shutil.copytree(chief_run, copy, ignore=shutil.ignore_patterns("tensorboard", ".tmp-*"))

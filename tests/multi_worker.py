@@ -67,9 +67,9 @@ def half_written(run: Path) -> list[Path]:
     return [path for path in run.rglob(".tmp-*")]
 
 
-def sentiment_config(root: Path, **train: object) -> Path:
-    """A tiny id-sequence GRU sentiment config (200 reviews: 162 train rows)."""
-    data = write_reviews(root / "reviews.csv", n=200)
+def sentiment_config(root: Path, n: int = 200, **train: object) -> Path:
+    """A tiny id-sequence GRU sentiment config (`n` reviews; 200: 162 train rows)."""
+    data = write_reviews(root / "reviews.csv", n=n)
     return write_config(
         root / "sentiment.toml",
         data,

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from tests.conftest import REPO_ROOT
 from tests.multi_worker import WORKER_TIMEOUT, half_written, sentiment_config, worker_env
 
 pytestmark = pytest.mark.slow
-PID = re.compile(r"^\[launcher\] worker (\d) \((?:chief|worker)\) pid (\d+)")
+PID = re.compile(r"^\[launcher\] worker (\d) \((?:chief|worker)\) pid (\d+)", re.MULTILINE)
 
 
 def _launch(args: list, tmp: Path) -> subprocess.Popen:
@@ -51,7 +52,7 @@ def test_worker_argv_drops_the_launcher_options() -> None:
 
 
 def test_a_worker_killed_mid_epoch_restarts_the_group_and_training_resumes(tmp_path: Path) -> None:
-    config = sentiment_config(tmp_path, epochs=4, batch_size=8)
+    config = sentiment_config(tmp_path, n=400, epochs=4, batch_size=8)
     scratch = tmp_path / "worker-tmp"
 
     # Uninterrupted: the launcher's success path, output prefixed by worker
@@ -69,17 +70,20 @@ def test_a_worker_killed_mid_epoch_restarts_the_group_and_training_resumes(tmp_p
     launcher = _launch(
         ["run", "--config", config, "--name", run, "--local-workers", "2", "--restart", "1"], scratch
     )
-    output, pids, killed = [], {}, False
-    deadline = time.monotonic() + WORKER_TIMEOUT
-    for line in launcher.stdout:
-        output.append(line)
-        if match := PID.match(line):
-            pids[int(match[1])] = int(match[2])
-        if not killed and 1 in pids and _state_epoch(run) >= 1:
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(launcher.stdout), daemon=True)
+    reader.start()
+    deadline, killed = time.monotonic() + WORKER_TIMEOUT, False
+    while launcher.poll() is None and not killed:
+        pids = dict(PID.findall("".join(output)))
+        if "1" in pids and _state_epoch(run) >= 1:
             time.sleep(0.3)
-            subprocess.run(["kill", "-KILL", str(pids[1])], check=True)
+            subprocess.run(["kill", "-KILL", pids["1"]], check=True)
             killed = True
         assert time.monotonic() < deadline, "".join(output)
+        time.sleep(0.05)
+    launcher.wait(timeout=WORKER_TIMEOUT)
+    reader.join(timeout=10)
     launcher.wait(timeout=30)
     text = "".join(output)
     assert killed, text
