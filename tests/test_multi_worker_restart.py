@@ -5,7 +5,9 @@ ends like an uninterrupted run."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -17,7 +19,7 @@ import pytest
 
 from pipeline.launcher import worker_argv
 from pipeline.rundir import RunDir
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, assert_one_line_error, invoke
 from tests.multi_worker import WORKER_TIMEOUT, half_written, sentiment_config, worker_env
 
 pytestmark = pytest.mark.slow
@@ -122,3 +124,33 @@ def test_a_failing_worker_fails_the_launch_with_its_error(tmp_path: Path) -> Non
     assert launcher.returncode != 0, output
     last = output.strip().splitlines()[-1]
     assert last.startswith("error: worker 0 failed (exit 1):") and "nope.csv" in last, output
+
+
+def test_ctrl_c_reaches_every_worker(tmp_path: Path) -> None:
+    config = sentiment_config(tmp_path)
+    launcher = _launch(
+        ["run", "--config", config, "--name", tmp_path / "run", "--local-workers", "2"], tmp_path / "t"
+    )
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(launcher.stdout), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + WORKER_TIMEOUT
+    while len(PID.findall("".join(output))) < 2:
+        assert launcher.poll() is None and time.monotonic() < deadline, "".join(output)
+        time.sleep(0.05)
+    pids = [int(pid) for _, pid in PID.findall("".join(output))]
+    launcher.send_signal(signal.SIGINT)
+    assert launcher.wait(timeout=60) == 130, "".join(output)
+    reader.join(timeout=10)
+    assert "[launcher] interrupted (SIGINT); workers stopped" in "".join(output)
+    for pid in pids:  # each worker is gone (reaped by the launcher)
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_launcher_option_errors(tmp_path: Path) -> None:
+    config = sentiment_config(tmp_path)
+    result = invoke("train", "--config", config, "--restart", "1")
+    assert_one_line_error(result, "--restart goes with --local-workers")
+    result = invoke("run", "--config", config, "--local-workers", "1")
+    assert_one_line_error(result, "--local-workers: give 2 or more workers (got 1)")

@@ -288,3 +288,29 @@ def test_a_redirected_fit_logs_one_line_per_epoch(tmp_path: Path, monkeypatch: p
     metrics = [line for line in lines if "val_loss" in line]
     assert len(metrics) == 3 and all(line.startswith(f"{STEPS}/{STEPS} ") for line in metrics)
     assert len(lines) == 6, lines
+
+
+def test_with_several_workers_the_budget_is_agreed_at_epoch_ends(tmp_path: Path) -> None:
+    """`agree` (the collective max over workers) replaces the per-batch check: no epoch is cut short, and
+    every worker stops after the epoch in which the slowest one passed the budget."""
+    clock = _Clock()
+    seen: list[float] = []
+
+    def slowest_worker(elapsed: float) -> float:  # another worker is 4 s behind this one's clock
+        seen.append(elapsed)
+        return elapsed + 4.0
+
+    state = _fit(tmp_path, clock, _Tick(clock, train=1.0), max_seconds=15.0, agree=slowest_worker)
+    assert [(row["epoch"], row["steps"], row["partial"]) for row in state["history"]] == [
+        (1, 10, False),
+        (2, 10, False),
+    ]
+    assert seen == [10.0, 20.0] and state["stopped_by"] == "time_budget"
+
+
+def test_a_resumed_fit_replays_the_finished_epochs_reshuffles(tmp_path: Path) -> None:
+    clock = _Clock()
+    _fit(tmp_path, clock, _Tick(clock), epochs=2)
+    calls: list[int] = []
+    _fit(tmp_path, clock, _Tick(clock), epochs=3, reshuffle=lambda: calls.append(1))
+    assert calls == [1, 1]  # two finished epochs: the batches' order is where an uninterrupted fit had it

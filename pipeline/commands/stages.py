@@ -93,26 +93,15 @@ def launch_if_asked(local_workers: int | None, restarts: int) -> bool:
     return True
 
 
-def _stage_command(stage: str, help_text: str, workers: bool = False) -> click.Command:
-    """The command that runs one stage (`workers`: with --local-workers / --restart)."""
-
-    if not workers:
-
-        @click.command(stage, help=help_text)
-        @config_options
-        def command(config_path, overrides, name, force):
-            run_stages([stage], config_path, overrides, name, force)
-
-        return command
+def _stage_command(stage: str, help_text: str) -> click.Command:
+    """The command that runs one stage (the two without options of their own)."""
 
     @click.command(stage, help=help_text)
     @config_options
-    @worker_options
-    def command_with_workers(config_path, overrides, name, force, local_workers, restarts):
-        if not launch_if_asked(local_workers, restarts):
-            run_stages([stage], config_path, overrides, name, force)
+    def command(config_path, overrides, name, force):
+        run_stages([stage], config_path, overrides, name, force)
 
-    return command_with_workers
+    return command
 
 
 prepare = _stage_command(
@@ -133,17 +122,21 @@ featurize = _stage_command(
       python -m pipeline featurize --config configs/sentiment-tfidf.toml
     """,
 )
-train = _stage_command(
-    "train",
+
+
+@click.command()
+@config_options
+@worker_options
+def train(config_path, overrides, name, force, local_workers, restarts):
     """Train the model with early stopping on valid; an interrupted train resumes where it stopped.
 
     \b
     Examples:
       python -m pipeline train --config configs/sentiment-tfidf.toml
       python -m pipeline train --config configs/sentiment-gru.toml --local-workers 2 --restart 1
-    """,
-    workers=True,
-)
+    """
+    if not launch_if_asked(local_workers, restarts):
+        run_stages(["train"], config_path, overrides, name, force)
 
 
 @click.command()
