@@ -251,6 +251,13 @@ def rows_left_out(batches) -> int:
     return batches.num_rows - sum(len(rows) for rows in batches.order)
 
 
+def worker_slices(rows: np.ndarray, replicas: int, worker: int, workers: int) -> list[np.ndarray]:
+    """The row slices of one global batch that `worker` (of `workers`, each with replicas / workers local
+    replicas) feeds to its replicas: the batch split into `replicas` equal consecutive parts, in order."""
+    local = replicas // workers
+    return np.split(rows, replicas)[worker * local : (worker + 1) * local]
+
+
 def fit_dataset(batches, distribution):
     """What model.fit gets for `batches` under a pipeline.distribute.Distribution.
 
@@ -264,9 +271,7 @@ def fit_dataset(batches, distribution):
         return as_dataset(batches)
     import tensorflow as tf  # noqa: PLC0415 - only under tf.distribute
 
-    replicas, workers = distribution.replicas, distribution.workers
-    local = replicas // workers
-    first = distribution.role.index * local
+    replicas, workers, worker = distribution.replicas, distribution.workers, distribution.role.index
     sample = batches.take(batches.order[0][:1])
 
     def spec(value):
@@ -280,12 +285,12 @@ def fit_dataset(batches, distribution):
 
     def generate():
         for rows in list(batches.order):
-            for part in np.split(rows, replicas)[first : first + local]:
+            for part in worker_slices(rows, replicas, worker, workers):
                 yield batches.take(part)
         batches.on_epoch_end()
 
     def dataset(context: tf.distribute.InputContext) -> tf.data.Dataset:
         built = tf.data.Dataset.from_generator(generate, output_signature=signature)
-        return built.apply(tf.data.experimental.assert_cardinality(steps * local)).prefetch(2)
+        return built.apply(tf.data.experimental.assert_cardinality(steps * replicas // workers)).prefetch(2)
 
     return distribution.strategy.distribute_datasets_from_function(dataset)

@@ -25,7 +25,7 @@ from pipeline.commands.runs import runs
 from pipeline.commands.serve import serve
 from pipeline.commands.stages import COMMANDS as STAGE_COMMANDS
 from pipeline.commands.translate import translate
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, WorkerLost
 
 # Set by pipeline/__main__.py when the user had not set it: then --verbose may lower it.
 QUIET_TF_DEFAULT = "PIPELINE_DEFAULT_TF_LOG_LEVEL"
@@ -97,4 +97,8 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except (PipelineError, DataError) as exc:
         click.echo(f"error: {exc}", err=True)
+        if isinstance(exc, WorkerLost):
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
         sys.exit(1)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import keras
 
-from pipeline.errors import PipelineError
+from pipeline.errors import PipelineError, WorkerLost
 
 STRATEGIES = ("default", "mirrored", "multi-worker", "data-parallel")
 TF_STRATEGIES = ("mirrored", "multi-worker")
@@ -87,6 +88,24 @@ class Distribution:
             "workers": self.workers,
             "global_batch_size": batch_size * self.replicas,
         }
+
+    @contextlib.contextmanager
+    def peer_failures(self) -> Iterator[None]:
+        """Under "multi-worker", a collective that fails because another worker died or timed out becomes one
+        line naming this worker (TensorFlow raises a long graph-execution error)."""
+        if not self.multi_worker:
+            yield
+            return
+        import tensorflow as tf  # noqa: PLC0415
+
+        lost = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError)
+        try:
+            yield
+        except lost as error:
+            raise WorkerLost(
+                f"worker {self.role.index} of {self.workers}: lost another worker during training "
+                f"({type(error).__name__}); start the group again to resume from the last finished epoch"
+            ) from None
 
     def agree_max(self, value: float) -> float:
         """The largest `value` over all workers (one collective), so every worker takes the same decision."""

@@ -149,7 +149,7 @@ def run_train(
     def work(key: str) -> StageOutput:
         distribution = make_distribution(run.config["train"]["strategy"])
         set_seed(run.config["seed"])
-        with distribution.scope():
+        with distribution.scope(), distribution.peer_failures():
             job = build(distribution)
             return fit_and_save(run, key, job, distribution, force=force, callbacks=callbacks)
 

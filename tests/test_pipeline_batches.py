@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from pipeline import load_run
-from pipeline.batches import SequenceBatches, SparseBatches
+from pipeline.batches import PairBatches, SequenceBatches, SparseBatches, rows_left_out, worker_slices
 from pipeline.training import set_seed
 
 
@@ -70,6 +70,28 @@ def test_sparse_batches_yield_backend_sparse_rows() -> None:
     assert labels.tolist() == [4, 5, 6, 7]
     dense = keras.ops.convert_to_numpy(keras.ops.convert_to_tensor(x, sparse=False))
     assert np.allclose(dense, matrix[4:8].toarray())
+
+
+def test_workers_split_every_global_batch_into_equal_disjoint_slices() -> None:
+    """Four replicas on two workers: each step every replica gets an equal slice of the same global batch,
+    the slices cover the batch once, and both workers run the same number of steps, bucketing included."""
+    lengths = list(np.random.default_rng(0).integers(1, 10, size=103))
+    batches = SequenceBatches(
+        _ids(lengths), np.zeros(103), batch_size=4 * 8, shuffle=True, bucket=True, rows_multiple=4
+    )
+    assert rows_left_out(batches) == 103 % 32 % 4 == 3
+    seen = []
+    for rows in batches.order:
+        parts = [worker_slices(rows, 4, worker, 2) for worker in (0, 1)]
+        assert [len(part) for worker in parts for part in worker] == [len(rows) // 4] * 4
+        seen += [row for worker in parts for part in worker for row in part]
+    assert len(seen) == len(set(seen)) == 100
+
+
+def test_pair_batches_cut_their_last_batch_for_the_replicas() -> None:
+    arrays = {name: _ids([3] * 21) for name in ("source", "target_in", "target_out")}
+    batches = PairBatches(arrays, batch_size=8, shuffle=True, rows_multiple=2)
+    assert sorted(len(rows) for rows in batches.order) == [4, 8, 8] and rows_left_out(batches) == 1
 
 
 def _tiny_model() -> keras.Model:

@@ -1,0 +1,36 @@
+"""The model tests that matter most for backend independence, run again under KERAS_BACKEND=jax (JAX on the
+CPU is a dev requirement): every custom layer's serialisation round trip, saving, the classifiers and the
+compiled greedy loop. One subprocess, since the backend is fixed when Keras is imported."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+UNDER_JAX = [
+    "tests/test_models_layers.py",
+    "tests/test_models_saving.py",
+    "tests/test_models_classifiers.py",
+    "tests/test_models_greedy_loop.py",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
+def test_model_tests_pass_under_jax() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", *UNDER_JAX],
+        cwd=REPO_ROOT,
+        env={**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        timeout=480,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout.splitlines()[-1], done.stdout[-500:]
