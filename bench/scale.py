@@ -1,9 +1,10 @@
 """`make bench-scale`: training under each distribution on this machine -> reports/scale.md (+ .json).
 
 Per task, the same small config (a real corpus cut with data.limit, 3 epochs, no early stop or time budget) is
-trained three ways: one process (train.strategy = "default"), two worker processes on 127.0.0.1 through the
-local launcher (`--local-workers 2`, MultiWorkerMirroredStrategy) and, under JAX, two host CPU devices
-(XLA_FLAGS=--xla_force_host_platform_device_count=2, keras.distribution.DataParallel). train.batch_size is
+trained four ways: one process (train.strategy = "default"), two worker processes on 127.0.0.1 through the
+local launcher (`--local-workers 2`, MultiWorkerMirroredStrategy) and, under JAX, one device (JAX's own
+reference: it pads every batch to the full length and compiles, so its speed differs from TensorFlow's) and two
+host CPU devices (XLA_FLAGS=--xla_force_host_platform_device_count=2, keras.distribution.DataParallel). train.batch_size is
 per replica, so the two-replica runs take global batches twice as large. Seconds per epoch are the median of
 the epochs after the first (which traces/compiles); samples/second are training examples over that time.
 
@@ -42,6 +43,7 @@ COMMON = ("train.epochs=3", "train.patience=0", "train.max_seconds=0.0", "train.
 MODES = {
     "single": "one process",
     "workers": "2 workers on 127.0.0.1",
+    "jax-one": "JAX, 1 device (reference)",
     "jax": "JAX, 2 host devices",
 }
 EXAMPLES = {  # the manifest's throughput field of each task
@@ -55,15 +57,19 @@ LOGS = Path("reports/logs/scale")
 def _command(task: str, mode: str) -> tuple[list[str], dict]:
     config, sets = TASKS[task]
     name = f"runs/scale-{task}-{mode}"
-    strategy = {"single": "default", "workers": "multi-worker", "jax": "data-parallel"}[mode]
+    strategy = {"single": "default", "workers": "multi-worker", "jax-one": "default", "jax": "data-parallel"}[
+        mode
+    ]
     settings = (*sets, *COMMON, f'train.strategy="{strategy}"')
     command = [sys.executable, "-m", "pipeline", "run", "--config", config, "--name", name, "--force"]
     command += [arg for setting in settings for arg in ("--set", setting)]
     env = dict(os.environ)
     if mode == "workers":
         command += ["--local-workers", "2"]
+    if mode.startswith("jax"):  # JAX's own one-device speed is the reference for its two devices
+        env["KERAS_BACKEND"] = "jax"
     if mode == "jax":
-        env.update(KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2")
+        env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
     return command, env
 
 
@@ -155,9 +161,10 @@ def write_report(results: dict, path: Path) -> None:
         "",
         f"{common.machine()}; {common.today()}. Command: `python -m bench.scale`. Per task the same small config "
         "(a real corpus cut with `data.limit`, 3 epochs) trained as one process, as two worker processes on "
-        "127.0.0.1 (`--local-workers 2`, MultiWorkerMirroredStrategy) and under JAX on two host CPU devices "
-        '(`train.strategy = "data-parallel"`). `train.batch_size` is per replica, so two replicas take global '
-        "batches twice as large (half the steps).",
+        "127.0.0.1 (`--local-workers 2`, MultiWorkerMirroredStrategy), and under JAX on one device and on two "
+        'host CPU devices (`train.strategy = "data-parallel"`): compare JAX with JAX, since JAX pads every batch '
+        "to the full length and compiles, TensorFlow trims batches. `train.batch_size` is per replica, so two "
+        "replicas take global batches twice as large (half the steps).",
         "",
         "**Two workers or two devices on these two shared cores speed nothing up**: they split the same cores and "
         "every step waits for a loopback collective. These figures are about correctness and overheads; a "

@@ -113,8 +113,9 @@ class Distribution:
             return value
         import tensorflow as tf  # noqa: PLC0415
 
-        per_replica = self.strategy.run(lambda: tf.constant(float(value), tf.float32))
-        return float(self.strategy.reduce("MAX", per_replica, axis=None))
+        # tf.distribute reduces only by SUM and MEAN: gather every replica's value, then take the largest
+        per_replica = self.strategy.run(lambda: tf.constant([float(value)], tf.float32))
+        return float(tf.reduce_max(self.strategy.gather(per_replica, axis=0)))
 
 
 _multi_worker_strategy = None  # one per process: TensorFlow configures collectives once, at start-up
