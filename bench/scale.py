@@ -195,6 +195,12 @@ def write_report(results: dict, path: Path) -> None:
                     f"{row['final_val_loss']:.4f}",
                 )
             )
+    missing = [task for task in TASKS if task not in results["tasks"]]
+    if missing:
+        lines += [
+            "",
+            f"Not measured yet: {', '.join(missing)} (`python -m bench.scale --only {' '.join(missing)}`).",
+        ]
     lines += [
         "",
         *common.md_section(
