@@ -28,16 +28,19 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def run_logged(command: list[str], log: Path) -> int:
-    """Run `command` in a subprocess, its stdout and stderr in `log`; return its exit status."""
+def run_logged(command: list[str], log: Path, env: dict[str, str] | None = None) -> int:
+    """Run `command` in a subprocess (environment `env`, default this one's), its stdout and stderr in `log`;
+    return its exit status."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("w") as handle:
-        return subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, check=False).returncode
+        return subprocess.run(
+            command, stdout=handle, stderr=subprocess.STDOUT, env=env, check=False
+        ).returncode
 
 
-def run_checked(command: list[str], log: Path) -> None:
+def run_checked(command: list[str], log: Path, env: dict[str, str] | None = None) -> None:
     """`run_logged`, raising RuntimeError (naming the log) when the command fails."""
-    if run_logged(command, log):
+    if run_logged(command, log, env):
         raise RuntimeError(f"{' '.join(command)} failed; see {log}")
 
 

@@ -75,18 +75,13 @@ def _command(task: str, mode: str) -> tuple[list[str], dict]:
 
 def train_mode(task: str, mode: str) -> dict:
     """Train `task` under `mode` in a subprocess; its epoch times, throughput and run record."""
-    import subprocess  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
 
     command, env = _command(task, mode)
     log = LOGS / f"{task}-{mode}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as handle:
-        status = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=env, check=False)
-    if status.returncode:
-        raise RuntimeError(f"{' '.join(command)} failed; see {log}")
+    common.run_checked(command, log, env)
     run = Path(f"runs/scale-{task}-{mode}")
     record = common.read_json(run / "manifest.json")["stages"]["train"]
-    import pandas as pd  # noqa: PLC0415
 
     history = pd.read_csv(run / "history.csv")
     elapsed = history["elapsed_seconds"].tolist()
@@ -116,7 +111,6 @@ def gradient_bytes(task: str, workers: int = 2) -> dict:
 
     from models.saving import load_model  # noqa: PLC0415
     from pipeline.rundir import RunDir  # noqa: PLC0415
-    from pipeline.tasks import stage_function  # noqa: PLC0415, F401 - task modules importable
 
     run = RunDir.open_existing(f"runs/scale-{task}-single")
     model = load_model(run.path / "model.keras")
@@ -140,6 +134,8 @@ def gradient_bytes(task: str, workers: int = 2) -> dict:
 
 def _first_batch(task: str, run):
     """One training batch of the run, as its train stage makes them (per-replica batch size)."""
+    import importlib  # noqa: PLC0415
+
     from pipeline.distribute import Distribution  # noqa: PLC0415
 
     module = {
@@ -147,8 +143,6 @@ def _first_batch(task: str, run):
         "language_model": "pipeline.language_model.train",
         "translation": "pipeline.translation.train",
     }[task]
-    import importlib  # noqa: PLC0415
-
     job = importlib.import_module(module)._job(run, Distribution())
     for batch in job.train_data:
         return batch

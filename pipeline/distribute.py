@@ -16,10 +16,12 @@ from typing import Any
 
 import keras
 
+from pipeline.config import CHOICES
 from pipeline.errors import PipelineError, WorkerLost
 
-STRATEGIES = ("default", "mirrored", "multi-worker", "data-parallel")
-TF_STRATEGIES = ("mirrored", "multi-worker")
+STRATEGIES = CHOICES[
+    "train.strategy"
+]  # the config's own list: default, mirrored, multi-worker, data-parallel
 # Seconds a collective may wait for the other workers before failing, so a worker whose peer died stops
 # instead of hanging (set PIPELINE_COLLECTIVE_TIMEOUT to change it).
 COLLECTIVE_TIMEOUT = float(os.environ.get("PIPELINE_COLLECTIVE_TIMEOUT", "600"))

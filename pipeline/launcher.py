@@ -61,12 +61,13 @@ def describe_exit(code: int) -> str:
 
 
 def _error_line(worker: Worker) -> str:
-    """The worker's own one-line error (a line starting `error:`), else its last non-empty line."""
-    lines = [line for line in worker.tail if line.strip()]
+    """The worker's own one-line error (the CLI's `error: ...`, or a traceback's last `...Error: ...` line),
+    else its last non-empty line."""
+    lines = [line.strip() for line in worker.tail if line.strip()]
     for line in reversed(lines):
-        if line.lower().startswith(("error:", "pipelineerror")) or "Error:" in line:
-            return line.strip()
-    return lines[-1].strip() if lines else "(no output)"
+        if line.startswith("error:") or "Error:" in line:
+            return line
+    return lines[-1] if lines else "(no output)"
 
 
 class LocalCluster:
@@ -177,7 +178,7 @@ class LocalCluster:
                         f"[launcher] interrupted ({signal.Signals(self._interrupted).name}); workers stopped"
                     )
                     raise SystemExit(128 + self._interrupted)
-                time.sleep(0.5)  # let the failed worker's last lines arrive
+                failed.reader.join(timeout=5)  # its last lines (the error) arrive before its pipe closes
                 reason = f"worker {failed.index} failed ({describe_exit(code)}): {_error_line(failed)}"
                 self._stop_all()
                 if attempt <= self.restarts:
@@ -192,7 +193,7 @@ class LocalCluster:
                 self._stop_all(signal.SIGKILL)
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
-        return 0
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 LAUNCHER_OPTIONS = ("--local-workers", "--restart")

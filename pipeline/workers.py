@@ -11,7 +11,6 @@ The chief's run directory is therefore the one thing the machines must share (a 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ from pipeline import console
 from pipeline.config import diff_configs, load_config
 from pipeline.distribute import WorkerRole, worker_role
 from pipeline.errors import PipelineError
+from pipeline.runs_table import read_json
 
 WAIT_SECONDS = 900.0  # how long a worker waits for the chief's features
 COPY_PREFIX = "pipeline-worker-copy-"  # + a random part, in the temporary directory
@@ -34,20 +34,16 @@ def role_for(config: dict) -> WorkerRole:
     return worker_role() if config["train"]["strategy"] == "multi-worker" else WorkerRole()
 
 
-def stages_for(role: WorkerRole, stages: list[str] | tuple[str, ...]) -> list[str]:
-    """The stages this worker runs: all of them on the chief, only `train` elsewhere."""
-    return list(stages) if role.is_chief else [stage for stage in stages if stage == "train"]
-
-
 def _featurized(path: Path, config: dict) -> bool:
     """Whether the chief's run at `path` has finished featurize with this config."""
-    try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-        recorded = load_config(path / "config.toml")
-    except (OSError, ValueError, PipelineError):
+    manifest = read_json(path / "manifest.json") or {}
+    if manifest.get("stages", {}).get("featurize", {}).get("status") != "done":
         return False  # not written yet
-    done = manifest.get("stages", {}).get("featurize", {}).get("status") == "done"
-    return done and not diff_configs(recorded, config)
+    try:
+        recorded = load_config(path / "config.toml")
+    except (OSError, PipelineError):
+        return False
+    return not diff_configs(recorded, config)
 
 
 def remove_orphaned_copies() -> list[Path]:

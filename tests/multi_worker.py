@@ -64,7 +64,7 @@ def worker_weights(output: str) -> dict[int, str]:
 
 def half_written(run: Path) -> list[Path]:
     """Temporary files (data.atomic's .tmp-* names) left anywhere in a run directory."""
-    return [path for path in run.rglob(".tmp-*")]
+    return list(run.rglob(".tmp-*"))
 
 
 def sentiment_config(root: Path, n: int = 200, **train: object) -> Path:
