@@ -13,9 +13,10 @@ def load_run(path: str | Path, task: str | None = None):
     `.generate(prompt, length, ...)` or a Translator with `.translate(sentences, beam=...)`."""
     run = RunDir.open_existing(path, task=task)
     if run.manifest["task"] == "sentiment":
+        from pipeline.sentiment.ensemble import EnsembleClassifier, is_ensemble  # noqa: PLC0415
         from pipeline.sentiment.inference import SentimentClassifier  # noqa: PLC0415 - loads Keras lazily
 
-        return SentimentClassifier(run)
+        return EnsembleClassifier(run) if is_ensemble(run) else SentimentClassifier(run)
     if run.manifest["task"] == "language_model":
         from pipeline.language_model.inference import LanguageModel  # noqa: PLC0415
 

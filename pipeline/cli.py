@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -19,13 +20,14 @@ from pipeline import console, tf_startup
 from pipeline.commands.config import config
 from pipeline.commands.datasets import datasets
 from pipeline.commands.embeddings import embeddings
+from pipeline.commands.ensemble import ensemble
 from pipeline.commands.generate import generate
 from pipeline.commands.predict import predict
 from pipeline.commands.runs import runs
 from pipeline.commands.serve import serve
 from pipeline.commands.stages import COMMANDS as STAGE_COMMANDS
 from pipeline.commands.translate import translate
-from pipeline.errors import PipelineError, WorkerLost
+from pipeline.errors import PipelineError
 
 # Set by pipeline/__main__.py when the user had not set it: then --verbose may lower it.
 QUIET_TF_DEFAULT = "PIPELINE_DEFAULT_TF_LOG_LEVEL"
@@ -65,7 +67,18 @@ def cli(ctx, quiet, verbose):
     _set_output_level(ctx, quiet, verbose)
 
 
-for command in (*STAGE_COMMANDS, predict, generate, translate, serve, config, runs, datasets, embeddings):
+for command in (
+    *STAGE_COMMANDS,
+    ensemble,
+    predict,
+    generate,
+    translate,
+    serve,
+    config,
+    runs,
+    datasets,
+    embeddings,
+):
     cli.add_command(command)
 
 
@@ -83,6 +96,17 @@ def _examples_last(command: click.Command) -> None:
 _examples_last(cli)
 
 
+def _exit(code: int) -> NoReturn:
+    """sys.exit; at once (os._exit, output flushed) in a process that has joined a multi-worker cluster,
+    whose normal exit would wait in TensorFlow's collective teardown for peers that may be gone."""
+    distribute = sys.modules.get("pipeline.distribute")  # imported only by commands that train
+    if distribute is not None and distribute.collectives_started():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit status 1."""
     from data.errors import DataError  # noqa: PLC0415
@@ -91,14 +115,10 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):  # Click turns Ctrl-C into Abort
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        _exit(130)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        _exit(exc.exit_code)
     except (PipelineError, DataError) as exc:
         click.echo(f"error: {exc}", err=True)
-        if isinstance(exc, WorkerLost):
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(1)
-        sys.exit(1)
+        _exit(1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -161,8 +162,17 @@ def make_distribution(name: str) -> Distribution:
     if _multi_worker_strategy is None:
         options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=COLLECTIVE_TIMEOUT)
         _multi_worker_strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+        # The strategy's coordination service installs a SIGTERM handler of its own (the preemption notifier),
+        # after which SIGTERM no longer ends the process; the launcher, a scheduler or `kill` expect it to.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     strategy = _multi_worker_strategy
     return Distribution(name, strategy, strategy.num_replicas_in_sync, role)
+
+
+def collectives_started() -> bool:
+    """Whether this process has joined a multi-worker cluster. Such a process must leave with os._exit on an
+    error: a normal interpreter exit waits in TensorFlow's collective teardown for peers that may be gone."""
+    return _multi_worker_strategy is not None
 
 
 def set_precision(mixed: bool) -> None:

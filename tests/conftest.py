@@ -5,12 +5,14 @@ trained runs shared by the whole session (each takes a few seconds on two CPU co
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import os
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
@@ -31,6 +33,16 @@ def _exact_float32_matmuls_under_jax():
 
         jax.config.update("jax_default_matmul_precision", "highest")
     yield
+
+
+@pytest.fixture(autouse=True)
+def _cores(request: pytest.FixtureRequest):
+    """Every test shares the cores with the other xdist worker's test; one marked `alone` has them to itself
+    (tests/alone.py)."""
+    from tests.alone import cores  # noqa: PLC0415
+
+    with cores(alone=request.node.get_closest_marker("alone") is not None):
+        yield
 
 
 POSITIVE = ["great", "excellent", "wonderful", "loved", "brilliant", "superb", "delightful", "moving"]
@@ -167,32 +179,60 @@ def train_run(root: Path, name: str, dataset: Path, **tables: dict) -> Path:
     return run_dir
 
 
+@contextlib.contextmanager
+def built_once(root: Path, name: str, done: Path) -> Iterator[bool]:
+    """Build `root/name` once for the whole session: under a lock shared by the xdist workers, yields True
+    when `done` (the finished artefact) does not exist yet, so the first worker builds and the others wait
+    for it and reuse it."""
+    with open(root / f".{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield not done.exists()
+
+
+def shared_run(root: Path, name: str, dataset: Path, **tables: dict) -> Path:
+    """train_run, once for the session (see built_once)."""
+    with built_once(root, name, root / name / "metrics.json") as build:
+        if build:
+            train_run(root, name, dataset, **tables)
+    return root / name
+
+
 @pytest.fixture(scope="session")
 def runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("runs")
+    """The session's shared runs: one folder for every xdist worker (their common temporary parent), whose
+    runs are built once (built_once) and only read by the tests; `run_copy` gives a private copy."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return tmp_path_factory.mktemp("runs")
+    root = tmp_path_factory.getbasetemp().parent / "shared-runs"
+    root.mkdir(exist_ok=True)
+    return root
 
 
 @pytest.fixture(scope="session")
 def reviews_csv(runs_root: Path) -> Path:
-    return write_reviews(runs_root / "reviews.csv", n=160)
+    path = runs_root / "reviews.csv"
+    with built_once(runs_root, path.name, path) as build:
+        if build:
+            write_reviews(path, n=160)
+    return path
 
 
 @pytest.fixture(scope="session")
 def tfidf_run(runs_root: Path, reviews_csv: Path) -> Path:
     """TF-IDF features -> a linear Keras classifier."""
-    return train_run(runs_root, "tfidf", reviews_csv, train={"epochs": 4, "learning_rate": 0.1})
+    return shared_run(runs_root, "tfidf", reviews_csv, train={"epochs": 4, "learning_rate": 0.1})
 
 
 @pytest.fixture(scope="session")
 def bigru_run(runs_root: Path, reviews_csv: Path) -> Path:
     """Word ids -> embedding -> bidirectional GRU."""
-    return train_run(runs_root, "bigru", reviews_csv, **SEQUENCE)
+    return shared_run(runs_root, "bigru", reviews_csv, **SEQUENCE)
 
 
 @pytest.fixture(scope="session")
 def transformer_run(runs_root: Path, reviews_csv: Path) -> Path:
     """Word ids -> token + position embedding -> one Transformer encoder block."""
-    return train_run(
+    return shared_run(
         runs_root,
         "transformer",
         reviews_csv,
@@ -204,8 +244,11 @@ def transformer_run(runs_root: Path, reviews_csv: Path) -> Path:
 @pytest.fixture(scope="session")
 def multiclass_run(runs_root: Path) -> Path:
     """Three classes (negative, neutral, positive) -> a softmax GRU."""
-    data = write_reviews(runs_root / "three.csv", n=180, classes=("negative", "neutral", "positive"))
-    return train_run(
+    data = runs_root / "three.csv"
+    with built_once(runs_root, data.name, data) as build:
+        if build:
+            write_reviews(data, n=180, classes=("negative", "neutral", "positive"))
+    return shared_run(
         runs_root, "three", data, features={"kind": "sequence"}, model={"kind": "gru"}, train={"epochs": 4}
     )
 
@@ -241,15 +284,18 @@ def transformer_translator_run(runs_root: Path) -> Path:
     tests/test_pipeline_translation.py ("we are eating bread" -> "Nosotros estamos comiendo pan.")."""
     from tests.test_pipeline_translation import _config, _corpus  # noqa: PLC0415
 
-    config = _config(
-        runs_root / "translator.toml", _corpus(runs_root / "pairs.tsv"), "none", kind="transformer"
-    )
-    result = invoke(
-        "run", "--config", config, "--name", runs_root / "translator", "--set", "train.learning_rate=0.003",
-        "--set", "train.epochs=25", "--set", "model.embed_dim=32",
-    )  # fmt: skip
-    assert result.exit_code == 0, result
-    return runs_root / "translator"
+    run = runs_root / "translator"
+    with built_once(runs_root, run.name, run / "metrics.json") as build:
+        if build:
+            config = _config(
+                runs_root / "translator.toml", _corpus(runs_root / "pairs.tsv"), "none", kind="transformer"
+            )
+            result = invoke(
+                "run", "--config", config, "--name", run, "--set", "train.learning_rate=0.003",
+                "--set", "train.epochs=25", "--set", "model.embed_dim=32",
+            )  # fmt: skip
+            assert result.exit_code == 0, result
+    return run
 
 
 @pytest.fixture(scope="session")
@@ -266,18 +312,21 @@ def served_runs(
 
     translator = transformer_translator_run
     lm = runs_root / "lm-char"
-    if not (lm / "metrics.json").is_file():
-        rng = np.random.default_rng(0)
-        corpus = runs_root / "lm-corpus.txt"
-        corpus.write_text("\n".join(LINES[i] for i in rng.integers(0, len(LINES), 600)) + "\n", "utf-8")
-        config = _write_lm_config(runs_root / "lm-char.toml", corpus, "char", "gru", epochs="3")
-        result = invoke("run", "--config", config, "--name", lm)
-        assert result.exit_code == 0, result
+    with built_once(runs_root, lm.name, lm / "metrics.json") as build:
+        if build:
+            rng = np.random.default_rng(0)
+            corpus = runs_root / "lm-corpus.txt"
+            corpus.write_text("\n".join(LINES[i] for i in rng.integers(0, len(LINES), 600)) + "\n", "utf-8")
+            config = _write_lm_config(runs_root / "lm-char.toml", corpus, "char", "gru", epochs="3")
+            result = invoke("run", "--config", config, "--name", lm)
+            assert result.exit_code == 0, result
     vectors = runs_root.parent / "served-vectors" / "tiny-vectors"
-    if not vectors.is_dir():
-        words = ["king", "queen", "man", "woman", "cat", "dog", "bread", "water"]
-        rng = np.random.default_rng(1)
-        save_vectors(vectors, keyed_vectors(words, rng.normal(size=(len(words), 8)).astype("float32")))
+    vectors.parent.mkdir(exist_ok=True)
+    with built_once(vectors.parent, vectors.name, vectors) as build:
+        if build:
+            words = ["king", "queen", "man", "woman", "cat", "dog", "bread", "water"]
+            rng = np.random.default_rng(1)
+            save_vectors(vectors, keyed_vectors(words, rng.normal(size=(len(words), 8)).astype("float32")))
     return {
         "tfidf": tfidf_run,
         "transformer": transformer_run,

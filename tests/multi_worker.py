@@ -17,6 +17,7 @@ from pipeline.launcher import free_ports, tf_config
 from tests.conftest import REPO_ROOT, write_config, write_reviews
 
 WORKER_TIMEOUT = 240  # seconds a whole two-worker run may take
+PID = re.compile(r"^\[launcher\] worker (\d) \((?:chief|worker)\) pid (\d+)", re.MULTILINE)
 WEIGHTS = re.compile(r"\(worker (\d) of (\d), weights ([0-9a-f]{16})\)")
 
 
@@ -55,6 +56,36 @@ def run_workers(args: list[str], tmp: Path, count: int = 2) -> list[subprocess.C
         for process in processes:
             process.kill()
     return done
+
+
+def launch(args: list, tmp: Path) -> subprocess.Popen:
+    """`python -m pipeline ARGS` (with --local-workers: the launcher), its output merged into stdout."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipeline", *map(str, args)],
+        cwd=REPO_ROOT,
+        env=worker_env(tmp),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def worker_lines(output: str, index: int) -> str:
+    """The lines the launcher streamed from worker `index`, without their prefix."""
+    prefix = f"[worker {index}] "
+    return "".join(line[len(prefix) :] for line in output.splitlines(True) if line.startswith(prefix))
+
+
+def state_epoch(run: Path) -> int:
+    """The last finished epoch in a run's checkpoint (0 before the first)."""
+    try:
+        return json.loads((run / "checkpoints" / "state.json").read_text())["epoch"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def last_val_loss(run: Path) -> float:
+    return float(pd.read_csv(run / "history.csv")["val_loss"].iloc[-1])
 
 
 def worker_weights(output: str) -> dict[int, str]:

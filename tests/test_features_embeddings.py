@@ -95,12 +95,14 @@ def test_unknown_sources_and_broken_directories_are_refused(tmp_path: Path) -> N
         read_saved_vectors(broken)
 
 
-def test_packaged_glove_reproduces_gensims_figures() -> None:
-    """The issue's reference figures for GloVe 6B 50d, measured with gensim on the packaged vectors."""
+def test_packaged_glove_gives_gensims_figures() -> None:
+    """GloVe 6B 50d's figures as gensim's evaluators give them on the packaged vectors. Analogies among the
+    5,000 most frequent words (1.7 s): the reference restriction, 30,000 words (0.4969), takes 25 s alone and
+    is `make bench-embeddings`'s (reports/embeddings.md)."""
     kv = load_vectors("glove-6b-50d")
     assert kv.vectors.shape == (400_000, 50) and kv.index_to_key[:3] == ["the", ",", "."]
-    metrics = evaluate_vectors(kv, restrict_vocab=30_000)
-    assert round(metrics["analogy_accuracy"], 4) == 0.4969
+    metrics = evaluate_vectors(kv, restrict_vocab=5_000)
+    assert round(metrics["analogy_accuracy"], 4) == 0.6497 and metrics["analogy_answered"] == 2_872
     assert round(metrics["wordsim353_spearman"], 3) == 0.503
     assert round(metrics["simlex999_spearman"], 3) == 0.263
     assert metrics["analogy_questions"] == 19_544

@@ -35,6 +35,7 @@ def _data_shortcut(option: str, key: str):
     def remember(ctx, param, value):
         if value is not None:
             ctx.meta.setdefault("data_overrides", []).append(f"data.{key}={json.dumps(value)}")
+            ctx.meta.setdefault("data_shortcuts", {})[option] = value
         return value
 
     return click.option(

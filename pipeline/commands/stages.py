@@ -150,12 +150,24 @@ def train(config_path, overrides, name, force, local_workers, restarts):
     help="Translation: score --run's model on these sentence pairs instead (the run is left untouched).",
 )
 @click.option(
+    "--labelled",
+    "labelled_path",
+    type=click.Path(),
+    default=None,
+    help="Sentiment: score --run's classifier on this labelled table instead (CSV, TSV, Parquet, JSONL; "
+    "--text-col/--label-col name its columns; the run is left untouched).",
+)
+@click.option(
     "--beam", type=int, default=None, help="With --pairs: beam width (default: the run's eval.beam)."
 )
 @click.option(
-    "--output", "output_path", type=click.Path(), default=None, help="With --pairs: figures as JSON."
+    "--output",
+    "output_path",
+    type=click.Path(),
+    default=None,
+    help="With --pairs or --labelled: figures as JSON.",
 )
-def evaluate(config_path, overrides, name, force, run_path, pairs_path, beam, output_path):
+def evaluate(config_path, overrides, name, force, run_path, pairs_path, labelled_path, beam, output_path):
     """Score the test split (and valid) of a sentiment, language-model or translation run: metrics.json,
     report.md and plots.
 
@@ -163,16 +175,28 @@ def evaluate(config_path, overrides, name, force, run_path, pairs_path, beam, ou
     Examples:
       python -m pipeline evaluate --config configs/sentiment-tfidf.toml
       python -m pipeline evaluate --run runs/sentiment-tfidf
+      python -m pipeline evaluate --run runs/sentiment-tfidf --labelled mine.csv --text-col review --label-col stars
       python -m pipeline evaluate --run runs/translate-transformer --pairs heldout.tsv --output heldout.json
     """
-    if pairs_path is None and (beam is not None or output_path is not None):
-        raise PipelineError("--beam and --output go with --pairs")
+    shortcuts = click.get_current_context().meta.get("data_shortcuts", {})
+    _check_evaluate_options(run_path, pairs_path, labelled_path, beam, output_path, shortcuts)
+    if labelled_path is not None:
+        from pipeline.rundir import RunDir  # noqa: PLC0415
+        from pipeline.sentiment.evaluate_labelled import evaluate_labelled  # noqa: PLC0415
+
+        run = RunDir.open_existing(run_path)
+        evaluate_labelled(
+            run,
+            Path(labelled_path),
+            shortcuts.get("--text-col"),
+            shortcuts.get("--label-col"),
+            Path(output_path) if output_path else None,
+        )
+        return
     if pairs_path is not None:
         from pipeline.rundir import RunDir  # noqa: PLC0415
         from pipeline.translation.evaluate_pairs import evaluate_pairs  # noqa: PLC0415
 
-        if not run_path:
-            raise PipelineError("--pairs scores a trained run: give --run runs/NAME")
         run = RunDir.open_existing(run_path)
         evaluate_pairs(run, Path(pairs_path), beam, Path(output_path) if output_path else None)
         return
@@ -181,9 +205,43 @@ def evaluate(config_path, overrides, name, force, run_path, pairs_path, beam, ou
         from pipeline.tasks import stage_function  # noqa: PLC0415
 
         run = RunDir.open_existing(run_path)
+        if run.manifest.get("kind") == "ensemble":
+            from pipeline.sentiment.ensemble import reevaluate  # noqa: PLC0415
+
+            reevaluate(run)
+            return
         stage_function(run.config["task"], "evaluate")(run, force=force)
         return
     run_stages(["evaluate"], config_path, overrides, name, force)
+
+
+def _check_evaluate_options(
+    run_path: str | None,
+    pairs_path: str | None,
+    labelled_path: str | None,
+    beam: int | None,
+    output_path: str | None,
+    shortcuts: dict[str, str],
+) -> None:
+    """evaluate's option combinations: --pairs and --labelled score a --run on a file of one's own; --beam
+    goes with --pairs, --output with either; a --run's data is its own, so the data shortcuts name the
+    --labelled file's columns and otherwise have nothing to apply to."""
+    if pairs_path is not None and labelled_path is not None:
+        raise PipelineError("--pairs (translation) and --labelled (sentiment) exclude each other")
+    for option, path in (("--pairs", pairs_path), ("--labelled", labelled_path)):
+        if path is not None and not run_path:
+            raise PipelineError(f"{option} scores a trained run: give --run runs/NAME")
+    if beam is not None and pairs_path is None:
+        raise PipelineError("--beam goes with --pairs")
+    if output_path is not None and pairs_path is None and labelled_path is None:
+        raise PipelineError("--output goes with --pairs or --labelled")
+    if run_path:
+        for option in shortcuts:
+            if option == "--data" or labelled_path is None:
+                raise PipelineError(
+                    f"{option} does not apply to --run (a run keeps the data it was trained on); "
+                    "to score a labelled file of your own: --labelled FILE [--text-col C] [--label-col L]"
+                )
 
 
 @click.command("run")

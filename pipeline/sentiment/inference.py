@@ -28,6 +28,13 @@ SMALL_BATCH = 64
 class SentimentClassifier:
     """Loads vocabulary or vectorizer, labels and model.keras (safe_mode) from a finished sentiment run."""
 
+    can_explain = True  # an ensemble's members tokenise differently: pipeline.sentiment.ensemble
+
+    @staticmethod
+    def classes_of(run: RunDir) -> list[str]:
+        """A sentiment run's class names, in id order."""
+        return LabelEncoder.load(run.path / "prepare" / "labels.json").classes
+
     def __init__(self, run: RunDir):
         if run.manifest["stages"].get("train", {}).get("status") != "done":
             raise PipelineError(f"{run.path} has no trained model yet; run `python -m pipeline train` first")

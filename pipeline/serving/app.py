@@ -95,9 +95,9 @@ class Server:
             def predict(key: Hashable, texts: list[str]) -> list[dict]:
                 threshold, explain = key
                 frame = served.model.predict(texts, threshold=threshold)
-                explanations = (
+                explanations = (  # an ensemble has none: its members tokenise differently
                     served.model.explain(texts, labels=list(frame["predicted_label"]))
-                    if explain
+                    if explain and served.model.can_explain
                     else [None] * len(texts)
                 )
                 rows = []

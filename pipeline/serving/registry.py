@@ -65,6 +65,8 @@ def discover_runs(runs_dir: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
 
 
 def _vocabulary_size(model: Any, task: str) -> int | dict:
+    if task == "sentiment" and hasattr(model, "members"):  # an ensemble: its members' sizes
+        return {member.run.path.name: _vocabulary_size(member, task) for member in model.members}
     if task == "sentiment":
         return model.vectorizer.dim if model.vectorizer is not None else len(model.vocab.tokens)
     if task == "translation":
@@ -80,7 +82,7 @@ def describe(name: str, task: str, path: Path, model: Any) -> dict:
     entry: dict[str, Any] = {
         "name": name,
         "task": task,
-        "kind": config["model"].get("kind"),
+        "kind": "ensemble" if hasattr(model, "members") else config["model"].get("kind"),
         "metric": {"name": metric, "value": metrics.get(metric)},
         "config": {"features": config.get("features", {}), "model": config.get("model", {})},
         "vocabulary_size": _vocabulary_size(model, task),
@@ -89,6 +91,7 @@ def describe(name: str, task: str, path: Path, model: Any) -> dict:
         entry["classes"] = list(model.classes)
         entry["max_chars"] = model.max_chars
         entry["threshold"] = config["eval"].get("threshold")
+        entry["explains"] = bool(model.can_explain)
     elif task == "translation":
         entry["transformer"] = bool(model.transformer)
         entry["max_chars"] = model.max_chars
@@ -102,7 +105,8 @@ def warm_up(served: ServedModel) -> None:
     model = served.model
     if served.task == "sentiment":
         model.predict(["a good film"])
-        model.explain(["a good film"])
+        if model.can_explain:
+            model.explain(["a good film"])
     elif served.task == "translation":
         known = next((t for t in model.source_vocab.tokens if t.isalpha()), None)
         if known is None:
