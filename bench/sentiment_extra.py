@@ -2,19 +2,22 @@
 own): scikit-learn's LogisticRegression on the TF-IDF run's features, and the ensemble of two runs.
 
 Usage (run by bench/sentiment.py): python -m bench.sentiment_extra sklearn RUN
-                                   python -m bench.sentiment_extra ensemble RUN RUN
+                                   python -m bench.sentiment_extra ensemble RUN RUN [RUN ...]
 Prints one `BENCH {...}` JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from bench.common import peak_rss_mb, print_bench_row
+
+ENSEMBLE_RUN = Path("runs/bench/ensemble")
 
 
 def f1_score(predicted: np.ndarray, labels: np.ndarray) -> float:
@@ -24,39 +27,24 @@ def f1_score(predicted: np.ndarray, labels: np.ndarray) -> float:
 
 
 def ensemble_row(run_paths: list[str]) -> dict:
-    """Average the probabilities of the two runs with the weight that is best on valid."""
-    from bench.curve import predict_probabilities  # noqa: PLC0415
-    from pipeline.rundir import RunDir  # noqa: PLC0415
-    from pipeline.sentiment.featurize import load_features  # noqa: PLC0415
-    from pipeline.sentiment.inference import SentimentClassifier  # noqa: PLC0415
+    """The runs' ensemble made by `python -m pipeline ensemble` (pipeline.sentiment.ensemble): weights chosen
+    on valid only, evaluated on test like any run, written to runs/bench/ensemble."""
+    from pipeline.sentiment.ensemble import build_ensemble  # noqa: PLC0415
 
-    names = [Path(path).name for path in run_paths]
-    probs, labels = {}, {}
-    for name, path in zip(names, run_paths, strict=True):
-        run = RunDir.open_existing(path)
-        model = SentimentClassifier(run).model
-        for split in ("valid", "test"):
-            x, y = load_features(run, split)
-            probs[name, split] = predict_probabilities(model, x)[:, 0]
-            labels[split] = y
-    weights = np.linspace(0, 1, 21)
-
-    def predicted(w: float, split: str) -> np.ndarray:
-        return (w * probs[names[0], split] + (1 - w) * probs[names[1], split]) >= 0.5
-
-    def accuracy(w: float, split: str) -> float:
-        return float((predicted(w, split) == labels[split]).mean())
-
-    best = max(weights, key=lambda w: accuracy(w, "valid"))
+    path = ENSEMBLE_RUN
+    run = build_ensemble(run_paths, path, force=True)
+    metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+    members = run.manifest["ensemble"]["members"]
     return {
-        "name": f"ensemble {names[0]} x{best:.2f} + {names[1]} x{1 - best:.2f}",
+        "name": "ensemble " + " + ".join(f"{m['name']} x{m['weight']:.2f}" for m in members),
         "features": "-",
-        "model": "average",
-        "accuracy": accuracy(best, "test"),
-        "f1": f1_score(predicted(best, "test").astype(int), labels["test"]),
-        "valid_accuracy": accuracy(best, "valid"),
+        "model": "average (`pipeline ensemble`)",
+        "accuracy": metrics["accuracy"],
+        "f1": metrics["f1"],
+        "valid_accuracy": metrics["valid"]["accuracy"],
         "test_curve": [],
         "peak_rss_mb": peak_rss_mb(),
+        "run": str(path),
     }
 
 

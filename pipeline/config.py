@@ -69,7 +69,8 @@ DEFAULTS: dict[str, Any] = {
         "batch_size": 64,
         "learning_rate": 1e-3,
         "optimizer": "adam",  # adam | adamw | sgd | rmsprop
-        "lr_schedule": "constant",  # constant | cosine (decays to 0 over train.epochs) | linear
+        "lr_schedule": "constant",  # constant | cosine (decays to 0 over train.epochs) | linear | slanted_triangular
+        "clipnorm": 0.0,  # clip the gradients' global norm to this before each update (0 = no clipping)
         "patience": 2,  # early stopping: epochs without improvement of train.monitor
         "monitor": "val_loss",  # val_loss | val_accuracy: picks the best epoch's weights and stops early
         "max_seconds": 0.0,  # stop after the epoch that passes this wall time (0 = no limit)
@@ -103,7 +104,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.rnn_pooling": ("last", "mean", "max", "max_mean"),
     "model.attention": ("none", "additive", "dot", "general"),
     "train.optimizer": ("adam", "adamw", "sgd", "rmsprop"),
-    "train.lr_schedule": ("constant", "cosine", "linear"),
+    "train.lr_schedule": ("constant", "cosine", "linear", "slanted_triangular"),
     "train.strategy": ("default", "mirrored", "multi-worker", "data-parallel"),
     "train.monitor": ("val_loss", "val_accuracy"),
 }
@@ -143,6 +144,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "train.learning_rate": (0.0, float("inf"), False),
     "train.patience": (0, 100_000, True),
     "train.max_seconds": (0.0, float("inf"), True),
+    "train.clipnorm": (0.0, float("inf"), True),
     "train.sampled_softmax": (0, 10_000_000, True),
     "eval.threshold": (0.0, 1.0, False),
     "eval.n_misclassified": (0, 10_000, True),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keras
 
+from models.schedules import SlantedTriangular
 from pipeline.errors import PipelineError
 
 OPTIMIZERS = {
@@ -13,7 +14,7 @@ OPTIMIZERS = {
     "rmsprop": keras.optimizers.RMSprop,
 }
 
-SCHEDULES = ("constant", "cosine", "linear")
+SCHEDULES = ("constant", "cosine", "linear", "slanted_triangular")
 
 
 def learning_rate(train_cfg: dict, steps_per_epoch: int):
@@ -26,13 +27,19 @@ def learning_rate(train_cfg: dict, steps_per_epoch: int):
         return keras.optimizers.schedules.CosineDecay(rate, decay_steps=total)
     if name == "linear":
         return keras.optimizers.schedules.PolynomialDecay(rate, decay_steps=total, end_learning_rate=0.0)
+    if name == "slanted_triangular":
+        return SlantedTriangular(rate, total_steps=total)
     return rate
 
 
 def make_optimizer(train_cfg: dict, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """train.optimizer with train.learning_rate and train.lr_schedule."""
+    """train.optimizer with train.learning_rate, train.lr_schedule and train.clipnorm (the gradients'
+    global norm is clipped to it before each update; 0 = no clipping)."""
     if train_cfg["optimizer"] not in OPTIMIZERS:
         raise PipelineError(
             f"unknown train.optimizer '{train_cfg['optimizer']}'; known: {', '.join(OPTIMIZERS)}"
         )
-    return OPTIMIZERS[train_cfg["optimizer"]](learning_rate=learning_rate(train_cfg, steps_per_epoch))
+    clipping = {"global_clipnorm": train_cfg["clipnorm"]} if train_cfg.get("clipnorm") else {}
+    return OPTIMIZERS[train_cfg["optimizer"]](
+        learning_rate=learning_rate(train_cfg, steps_per_epoch), **clipping
+    )

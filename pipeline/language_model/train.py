@@ -21,13 +21,14 @@ from pipeline.language_model.featurize import feature_info, load_stream
 from pipeline.optimizers import make_optimizer
 from pipeline.rundir import RunDir
 from pipeline.stage import TrainingJob, distributed_job, require_loss_monitor, run_train
-from pipeline.stage_keys import FIT_KEYS, LegacyKey, StageKeySpec, keys
+from pipeline.stage_keys import FIT_KEYS, FIT_LATER, LegacyKey, StageKeySpec, keys
 
 KEY = StageKeySpec(
     reads=FIT_KEYS
     + keys(model="kind embed_dim units layers dropout num_heads ff_dim tie_embeddings")
     # The windows are features.sequence_length long; train.sampled_softmax picks the training loss.
     + keys(features="sequence_length", train="sampled_softmax"),
+    later=FIT_LATER,
     inputs=("featurize",),
     # The old rule put train.sampled_softmax in `extra` only when set, so full-softmax runs kept their key.
     legacy=LegacyKey(

@@ -16,13 +16,14 @@ from pipeline.optimizers import make_optimizer
 from pipeline.rundir import RunDir
 from pipeline.sentiment.featurize import feature_info, load_embedding_matrix, load_features
 from pipeline.stage import TrainingJob, distributed_job, run_train
-from pipeline.stage_keys import FIT_KEYS, LegacyKey, StageKeySpec, keys
+from pipeline.stage_keys import FIT_KEYS, FIT_LATER, LegacyKey, StageKeySpec, keys
 
 KEY = StageKeySpec(
     reads=FIT_KEYS
     + keys(model="kind embed_dim units layers bidirectional dropout num_heads ff_dim pooling rnn_pooling")
     + keys(model="head_units hidden_units l2", features="trainable_embeddings")
     + keys(train="monitor mixed_precision strategy bucket_by_length"),
+    later=FIT_LATER,
     inputs=("featurize",),
     legacy=LegacyKey(
         ("model", "train"), exclude=("train.sampled_softmax",), include=("features.trainable_embeddings",)

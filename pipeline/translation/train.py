@@ -16,13 +16,14 @@ from pipeline.errors import PipelineError
 from pipeline.optimizers import make_optimizer
 from pipeline.rundir import RunDir
 from pipeline.stage import TrainingJob, distributed_job, require_loss_monitor, run_train
-from pipeline.stage_keys import FIT_KEYS, LegacyKey, StageKeySpec, keys
+from pipeline.stage_keys import FIT_KEYS, FIT_LATER, LegacyKey, StageKeySpec, keys
 from pipeline.translation.featurize import feature_info, load_arrays
 
 KEY = StageKeySpec(
     reads=FIT_KEYS
     + keys(model="kind embed_dim units layers bidirectional dropout num_heads ff_dim")
     + keys(model="attention attention_units max_positions"),
+    later=FIT_LATER,
     inputs=("featurize",),
     legacy=LegacyKey(("model", "train"), exclude=("train.sampled_softmax",)),
 )
