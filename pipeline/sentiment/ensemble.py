@@ -129,15 +129,16 @@ def build_ensemble(run_paths: list[str | Path], path: Path, force: bool = False)
     first = runs[0]
     threshold = first.config["eval"]["threshold"]
     classifiers = [SentimentClassifier(run) for run in runs]
-    texts = {split: read_split(first, split)["text"].tolist() for split in SPLITS}
-    y = {split: read_split(first, split)["label"].to_numpy(dtype=np.int64) for split in SPLITS}
+    frames = {split: read_split(first, split) for split in SPLITS}
+    texts = {split: frames[split]["text"].tolist() for split in SPLITS}
+    y = {split: frames[split]["label"].to_numpy(dtype=np.int64) for split in SPLITS}
     probabilities = {
         split: np.stack([c.predict_proba(texts[split], progress=False) for c in classifiers])
         for split in SPLITS
     }
     weights, chosen = choose_weights(probabilities["valid"], y["valid"], threshold)
     members = []
-    for run, classifier, weight, index in zip(runs, classifiers, weights, itertools.count(), strict=False):
+    for index, (run, classifier, weight) in enumerate(zip(runs, classifiers, weights, strict=True)):
         alone = {
             split: classification_metrics(y[split], probabilities[split][index], threshold)["accuracy"]
             for split in SPLITS
