@@ -27,8 +27,8 @@ def test_worker_argv_drops_the_launcher_options() -> None:
     assert worker_argv(argv) == ["--quiet", "run", "--config", "c.toml", "--name", "x"]
 
 
-@pytest.mark.alone
 def test_a_failing_worker_fails_the_launch_with_its_error(tmp_path: Path) -> None:
+    # no step is taken (the chief fails at prepare), so this one shares the cores
     config = sentiment_config(tmp_path)
     run = tmp_path / "run"
     # A corpus that does not exist: the chief fails at prepare; the other worker is stopped.
