@@ -180,39 +180,31 @@ def evaluate(config_path, overrides, name, force, run_path, pairs_path, labelled
     """
     shortcuts = click.get_current_context().meta.get("data_shortcuts", {})
     _check_evaluate_options(run_path, pairs_path, labelled_path, beam, output_path, shortcuts)
+    if not run_path:
+        run_stages(["evaluate"], config_path, overrides, name, force)
+        return
+    from pipeline.rundir import RunDir  # noqa: PLC0415
+
+    run = RunDir.open_existing(run_path)
+    output = Path(output_path) if output_path else None
     if labelled_path is not None:
-        from pipeline.rundir import RunDir  # noqa: PLC0415
         from pipeline.sentiment.evaluate_labelled import evaluate_labelled  # noqa: PLC0415
 
-        run = RunDir.open_existing(run_path)
         evaluate_labelled(
-            run,
-            Path(labelled_path),
-            shortcuts.get("--text-col"),
-            shortcuts.get("--label-col"),
-            Path(output_path) if output_path else None,
+            run, Path(labelled_path), shortcuts.get("--text-col"), shortcuts.get("--label-col"), output
         )
-        return
-    if pairs_path is not None:
-        from pipeline.rundir import RunDir  # noqa: PLC0415
+    elif pairs_path is not None:
         from pipeline.translation.evaluate_pairs import evaluate_pairs  # noqa: PLC0415
 
-        run = RunDir.open_existing(run_path)
-        evaluate_pairs(run, Path(pairs_path), beam, Path(output_path) if output_path else None)
-        return
-    if run_path:
-        from pipeline.rundir import RunDir  # noqa: PLC0415
+        evaluate_pairs(run, Path(pairs_path), beam, output)
+    elif run.manifest.get("kind") == "ensemble":
+        from pipeline.sentiment.ensemble import reevaluate  # noqa: PLC0415
+
+        reevaluate(run)
+    else:
         from pipeline.tasks import stage_function  # noqa: PLC0415
 
-        run = RunDir.open_existing(run_path)
-        if run.manifest.get("kind") == "ensemble":
-            from pipeline.sentiment.ensemble import reevaluate  # noqa: PLC0415
-
-            reevaluate(run)
-            return
         stage_function(run.config["task"], "evaluate")(run, force=force)
-        return
-    run_stages(["evaluate"], config_path, overrides, name, force)
 
 
 def _check_evaluate_options(

@@ -27,8 +27,8 @@ from data.atomic import write_json, write_text
 from data.locate import sha256_file
 from pipeline.errors import PipelineError
 from pipeline.evaluation import classification_metrics
-from pipeline.plots import plot_confusion_matrix
 from pipeline.rundir import RunDir, git_commit, versions
+from pipeline.sentiment.evaluate import metrics_record, write_metrics_and_confusion
 from pipeline.sentiment.inference import SentimentClassifier
 from pipeline.sentiment.prepare import read_split
 
@@ -207,21 +207,8 @@ def evaluate_probabilities(
     classes = SentimentClassifier.classes_of(run)
     results = {split: classification_metrics(y[split], probabilities[split], threshold) for split in SPLITS}
     test, valid = results["test"], results["valid"]
-    metrics = {
-        "split": "test",
-        **{k: v for k, v in test.items() if k != "confusion_matrix"},
-        "classes": classes,
-        "threshold": threshold,
-        "valid": {k: v for k, v in valid.items() if k != "confusion_matrix"},
-        "confusion_matrix": test["confusion_matrix"],
-    }
-    write_json(run.path / "metrics.json", metrics)
-    plot_confusion_matrix(
-        test["confusion_matrix"],
-        classes,
-        run.path / "confusion.png",
-        title=f"{run.path.name}: test confusion matrix",
-    )
+    metrics = metrics_record(test, valid, classes, threshold)
+    write_metrics_and_confusion(run, metrics)
     write_text(run.path / "report.md", _report(run, metrics))
     run.manifest["stages"]["evaluate"] = {
         "status": "done",

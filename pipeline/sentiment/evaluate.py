@@ -47,31 +47,41 @@ def _evaluate(run: RunDir) -> StageOutput:
         results[split] = classification_metrics(y, probabilities[split], cfg["threshold"])
         results[split]["texts_per_second"] = round(len(y) / max(seconds, 1e-9), 1)
     test, valid = results["test"], results["valid"]
-    metrics = {
-        "split": "test",
-        **{k: v for k, v in test.items() if k != "confusion_matrix"},
-        "classes": classes,
-        "threshold": cfg["threshold"],
-        "valid": {k: v for k, v in valid.items() if k != "confusion_matrix"},
-        "confusion_matrix": test["confusion_matrix"],
-    }
+    metrics = metrics_record(test, valid, classes, cfg["threshold"])
     misclassified = _most_misclassified(run, probabilities["test"], classes, cfg["n_misclassified"])
     top_ngrams = _strongest_ngrams(run, model, classes, cfg["n_top_ngrams"])
     if top_ngrams:
         metrics["top_ngrams"] = top_ngrams
-    write_json(run.path / "metrics.json", metrics)
-    plot_confusion_matrix(
-        test["confusion_matrix"],
-        classes,
-        run.path / "confusion.png",
-        title=f"{run.path.name}: test confusion matrix",
-    )
+    write_metrics_and_confusion(run, metrics)
     write_text(run.path / "report.md", _report(run, metrics, misclassified, top_ngrams))
     return StageOutput(
         ["metrics.json", "report.md", "confusion.png"],
         f"test accuracy {test['accuracy']:.4f}, f1 {test['f1']:.4f}, roc_auc {test['roc_auc']:.4f} "
         f"(valid accuracy {valid['accuracy']:.4f}) -> {run.path / 'metrics.json'}",
         result=metrics,
+    )
+
+
+def metrics_record(test: dict, valid: dict, classes: list[str], threshold: float) -> dict:
+    """metrics.json of a sentiment run: the test figures, `valid` nested, the test confusion matrix last."""
+    return {
+        "split": "test",
+        **{k: v for k, v in test.items() if k != "confusion_matrix"},
+        "classes": classes,
+        "threshold": threshold,
+        "valid": {k: v for k, v in valid.items() if k != "confusion_matrix"},
+        "confusion_matrix": test["confusion_matrix"],
+    }
+
+
+def write_metrics_and_confusion(run: RunDir, metrics: dict) -> None:
+    """metrics.json and confusion.png (the test split's) of a sentiment run."""
+    write_json(run.path / "metrics.json", metrics)
+    plot_confusion_matrix(
+        metrics["confusion_matrix"],
+        metrics["classes"],
+        run.path / "confusion.png",
+        title=f"{run.path.name}: test confusion matrix",
     )
 
 
