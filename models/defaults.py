@@ -28,4 +28,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "head_units": 0,
     "hidden_units": 0,
     "l2": 0.0,
+    # sentiment: a word-level language-model run (e.g. "runs/lm-word-lstm") whose vocabulary and encoder
+    # (token table, recurrent layers or Transformer blocks) start the classifier; "" = random initialisation
+    "init_from": "",
 }

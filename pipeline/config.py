@@ -71,6 +71,9 @@ DEFAULTS: dict[str, Any] = {
         "optimizer": "adam",  # adam | adamw | sgd | rmsprop
         "lr_schedule": "constant",  # constant | cosine (decays to 0 over train.epochs) | linear | slanted_triangular
         "clipnorm": 0.0,  # clip the gradients' global norm to this before each update (0 = no clipping)
+        # sentiment: each lower layer group learns at the rate of the one above divided by this (1 = one rate)
+        "discriminative_lr": 1.0,
+        "unfreeze": "all",  # sentiment: all | gradual (the head alone first, then one more layer group per epoch)
         "patience": 2,  # early stopping: epochs without improvement of train.monitor
         "monitor": "val_loss",  # val_loss | val_accuracy: picks the best epoch's weights and stops early
         "max_seconds": 0.0,  # stop after the epoch that passes this wall time (0 = no limit)
@@ -79,6 +82,9 @@ DEFAULTS: dict[str, Any] = {
         "bucket_by_length": True,  # sequence: batches of similar length (less padding, faster RNNs)
         "sampled_softmax": 0,  # language model: negatives per batch for a sampled softmax (0 = full softmax)
         "verbose": 1,
+        # sentiment with model.init_from: train a copy of the language model further on the training
+        # split's texts (never valid or test) before the classifier is built (0 epochs = use it as it is)
+        "lm_finetune": {"epochs": 0, "learning_rate": 1e-3, "max_seconds": 0.0},
     },
     "eval": {
         "threshold": 0.5,
@@ -107,6 +113,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "train.lr_schedule": ("constant", "cosine", "linear", "slanted_triangular"),
     "train.strategy": ("default", "mirrored", "multi-worker", "data-parallel"),
     "train.monitor": ("val_loss", "val_accuracy"),
+    "train.unfreeze": ("all", "gradual"),
 }
 # (lowest, highest, whether the bounds themselves are allowed) for numeric keys.
 RANGES: dict[str, tuple[float, float, bool]] = {
@@ -145,6 +152,10 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "train.patience": (0, 100_000, True),
     "train.max_seconds": (0.0, float("inf"), True),
     "train.clipnorm": (0.0, float("inf"), True),
+    "train.discriminative_lr": (1.0, float("inf"), True),
+    "train.lm_finetune.epochs": (0, 10_000, True),
+    "train.lm_finetune.learning_rate": (0.0, float("inf"), False),
+    "train.lm_finetune.max_seconds": (0.0, float("inf"), True),
     "train.sampled_softmax": (0, 10_000_000, True),
     "eval.threshold": (0.0, 1.0, False),
     "eval.n_misclassified": (0, 10_000, True),
@@ -268,6 +279,10 @@ def resolve_config(given: dict) -> dict:
     if cfg["task"] not in TASKS:
         raise PipelineError(f"unknown task '{cfg['task']}'; known: {', '.join(TASKS)}")
     _check_values(cfg)
+    if cfg["model"]["init_from"]:
+        from pipeline.sentiment.init_from import inherit_encoder  # noqa: PLC0415 - it reads configs too
+
+        inherit_encoder(given, cfg)
     return cfg
 
 

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from models.layers.masked_last_step import MaskedLastStep
 from models.layers.masked_pooling import MaskedGlobalMaxPooling1D
 from models.layers.positional_embedding import PositionalEmbedding
 from models.layers.transformer_encoder import TransformerEncoder
@@ -40,6 +41,7 @@ def _layer_cases():
             },
         ),
         (MaskedGlobalMaxPooling1D, {}),
+        (MaskedLastStep, {}),
     ]
 
 
@@ -132,3 +134,11 @@ def test_masked_max_pooling_skips_padding():
     mask = np.array([[True, True, True], [True, True, False], [False, False, False]])
     pooled = keras.ops.convert_to_numpy(MaskedGlobalMaxPooling1D()(values, mask=mask))
     np.testing.assert_allclose(pooled, [[9.0], [-1.0], [0.0]])
+
+
+def test_masked_last_step_takes_each_sequences_last_real_step():
+    values = np.arange(24, dtype="float32").reshape(3, 4, 2)
+    mask = np.array([[1, 1, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0]], dtype=bool)
+    last = keras.ops.convert_to_numpy(MaskedLastStep()(values, mask=mask))
+    np.testing.assert_array_equal(last, [values[0, 1], values[1, 3], values[2, 0]])
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(MaskedLastStep()(values)), values[:, -1])

@@ -19,6 +19,7 @@ from features.vocabulary import Vocabulary
 from pipeline.errors import PipelineError
 from pipeline.initial_embeddings import MATRIX_FILE, check_source, initial_embeddings, source_fingerprint
 from pipeline.rundir import RunDir
+from pipeline.sentiment.init_from import check_init_from, lm_fingerprint
 from pipeline.sentiment.prepare import SPLITS, read_split
 from pipeline.stage import StageOutput, run_stage
 from pipeline.stage_keys import LegacyKey, StageKeySpec, keys
@@ -28,6 +29,8 @@ KEY = StageKeySpec(
     reads=keys(
         features="kind lowercase ngram_max max_features min_df sublinear_tf nb_alpha max_tokens min_count sequence_length truncate embeddings word2vec",
     ),
+    # Added later: the language model the classifier starts from, and its fine-tuning.
+    later=keys(model="init_from", train="lm_finetune"),
     inputs=("prepare",),
     # features.trainable_embeddings is read by train (frozen or fine-tuned table), not here.
     legacy=LegacyKey(("features",), exclude=("features.trainable_embeddings",)),
@@ -44,17 +47,20 @@ def featurize(run: RunDir, force: bool = False) -> None:
             f"features.embeddings = '{cfg['embeddings']}' needs features.kind = 'sequence', not '{cfg['kind']}'"
         )
     check_source(cfg["embeddings"])
-    extra = source_fingerprint(cfg["embeddings"]) or None
-    run_stage(run, "featurize", KEY, lambda key: _featurize(run), force=force, extra=extra)
+    lm_path = check_init_from(run.config)
+    extra = source_fingerprint(cfg["embeddings"]) or {}
+    if lm_path is not None:
+        extra["language_model"] = lm_fingerprint(lm_path)
+    run_stage(run, "featurize", KEY, lambda key: _featurize(run, lm_path), force=force, extra=extra or None)
 
 
-def _featurize(run: RunDir) -> StageOutput:
+def _featurize(run: RunDir, lm_path: Path | None = None) -> StageOutput:
     cfg = run.config["features"]
     out_dir = run.path / "features"
     out_dir.mkdir(exist_ok=True)
     frames = {split: read_split(run, split) for split in SPLITS}
     if cfg["kind"] == "sequence":
-        info = _featurize_sequences(frames, cfg, out_dir, seed=run.config["seed"])
+        info = _featurize_sequences(frames, cfg, out_dir, seed=run.config["seed"], run=run, lm_path=lm_path)
     else:
         info = _featurize_sparse(frames, cfg, out_dir)
     outputs = []
@@ -75,14 +81,19 @@ def _featurize(run: RunDir) -> StageOutput:
     )
 
 
-def _featurize_sequences(frames: dict, cfg: dict, out_dir: Path, seed: int) -> dict:
+def _featurize_sequences(
+    frames: dict, cfg: dict, out_dir: Path, seed: int, run: RunDir, lm_path: Path | None
+) -> dict:
     train_tokens = tokenize_texts(frames["train"]["text"].tolist(), lowercase=cfg["lowercase"])
-    vocab = Vocabulary.build(
-        train_tokens,
-        max_size=cfg["max_tokens"],
-        min_count=cfg["min_count"],
-        settings={"tokenizer": "word", "lowercase": cfg["lowercase"]},
-    )
+    if lm_path is not None:
+        vocab = Vocabulary.load(lm_path / "features" / "vocab.json")
+    else:
+        vocab = Vocabulary.build(
+            train_tokens,
+            max_size=cfg["max_tokens"],
+            min_count=cfg["min_count"],
+            settings={"tokenizer": "word", "lowercase": cfg["lowercase"]},
+        )
     vocab.save(out_dir / "vocab.json")
     length, truncate = cfg["sequence_length"], cfg["truncate"]
     arrays = {"train": pad_ids([vocab.encode(t) for t in train_tokens], length, truncate)}
@@ -102,6 +113,12 @@ def _featurize_sequences(frames: dict, cfg: dict, out_dir: Path, seed: int) -> d
         "train_truncated_fraction": round(float(np.mean([len(t) > length for t in train_tokens])), 4),
         "files": ["vocab.json"],
     }
+    if lm_path is not None:
+        from pipeline.sentiment.lm_finetune import LM_FILE, encoder_language_model  # noqa: PLC0415 - Keras
+
+        info["language_model"] = lm_fingerprint(lm_path)
+        info.update(encoder_language_model(run, lm_path, frames, train_tokens, vocab))
+        info["files"].append(LM_FILE)
     if cfg["embeddings"] != "random":
         extra = initial_embeddings(cfg, vocab, train_tokens, out_dir, seed)
         info["files"] += extra.pop("extra_files")

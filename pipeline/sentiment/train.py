@@ -9,6 +9,8 @@ import keras
 
 from features.labels import LabelEncoder
 from models.classifiers import build_classifier
+from models.lm_classifier import build_lm_classifier, encoder_layer_depths
+from models.saving import load_model
 from pipeline.batches import SequenceBatches, SparseBatches, as_dataset
 from pipeline.distribute import set_precision
 from pipeline.errors import PipelineError
@@ -23,7 +25,7 @@ KEY = StageKeySpec(
     + keys(model="kind embed_dim units layers bidirectional dropout num_heads ff_dim pooling rnn_pooling")
     + keys(model="head_units hidden_units l2", features="trainable_embeddings")
     + keys(train="monitor mixed_precision strategy bucket_by_length"),
-    later=FIT_LATER,
+    later=FIT_LATER + keys(model="init_from"),
     inputs=("featurize",),
     legacy=LegacyKey(
         ("model", "train"), exclude=("train.sampled_softmax",), include=("features.trainable_embeddings",)
@@ -57,18 +59,27 @@ def batch_features(x, y, batch_size: int, *, training: bool, bucket: bool, seed:
 
 
 def compile_model(model: keras.Model, train_cfg: dict, num_classes: int, steps_per_epoch: int = 1) -> None:
-    """Compile with the configured optimizer, learning-rate schedule, loss and accuracy."""
-    optimizer = make_optimizer(train_cfg, steps_per_epoch)
+    """Compile with the configured optimizer (per-layer rates and gradual unfreezing over the model's
+    encoder groups), learning-rate schedule, loss and accuracy."""
+    optimizer = make_optimizer(train_cfg, steps_per_epoch, layer_depths=encoder_layer_depths(model))
     loss = "binary_crossentropy" if num_classes == 2 else "sparse_categorical_crossentropy"
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
 
 
 def _build(
-    model_cfg: dict, info: dict, num_classes: int, matrix=None, trainable_embeddings: bool = True
+    model_cfg: dict,
+    info: dict,
+    num_classes: int,
+    matrix=None,
+    trainable_embeddings: bool = True,
+    lm_path=None,
 ) -> keras.Model:
     """The classifier for the featurized input (sparse vectors or id sequences, optionally with an
-    initial token table whose dimension replaces model.embed_dim)."""
+    initial token table whose dimension replaces model.embed_dim, or the encoder of the language model
+    `lm_path` when `info` names one)."""
     try:
+        if info.get("language_model"):
+            return build_lm_classifier(load_model(lm_path), model_cfg, num_classes)
         if info["input_kind"] == "sparse":
             return build_classifier(
                 model_cfg, input_kind="sparse", input_dim=info["dim"], num_classes=num_classes
@@ -119,6 +130,7 @@ def _job(run: RunDir, distribution) -> TrainingJob:
         len(classes),
         matrix=load_embedding_matrix(run),
         trainable_embeddings=cfg["features"]["trainable_embeddings"],
+        lm_path=run.path / "features" / "language_model.keras",
     )
     compile_model(model, train_cfg, len(classes), steps_per_epoch=len(batches["train"]))
     return distributed_job(
