@@ -20,16 +20,21 @@ from pathlib import Path
 
 from bench.common import bench_row, fmt, machine, md_row, md_table, save_json, today, write_markdown
 
-CONFIGS = ["tfidf", "nbsvm", "bow", "onehot", "simplernn", "lstm", "gru", "bigru", "transformer"]
-ENSEMBLE = ("nbsvm", "transformer")  # linear + neural: probabilities averaged with a weight chosen on valid
+# Rows from bench/sentiment_one.py (runs/bench/<name>, retrained each time) and, last, the transfer-learning
+# rows from bench/sentiment_transfer.py (runs/sentiment-<name>, reused when current: hours of training here).
+TRANSFER = ["lm-lstm-control", "lm-lstm"]
+CONFIGS = ["tfidf", "nbsvm", "bow", "onehot", "simplernn", "lstm", "gru", "bigru", "transformer", *TRANSFER]
+# Linear + neural: probabilities averaged with weights chosen on valid (`python -m pipeline ensemble`); the
+# first candidate whose members all have rows.
+ENSEMBLES = (("nbsvm", "lm-lstm"), ("nbsvm", "transformer"))
 REPORT = Path("reports/sentiment.md")
 RESULTS = Path("reports/sentiment.json")
 LOGS = Path("runs/bench/logs")
 
 
 def extra_rows(results: dict) -> list[dict]:
-    """scikit-learn's LogisticRegression on the tfidf run's features and the ENSEMBLE of two runs, each
-    computed in its own subprocess (bench/sentiment_extra.py)."""
+    """scikit-learn's LogisticRegression on the tfidf run's features and the first of ENSEMBLES whose runs
+    are all here, each computed in its own subprocess (bench/sentiment_extra.py)."""
     rows = []
     command = [sys.executable, "-m", "bench.sentiment_extra"]
     if "tfidf" in results:
@@ -37,18 +42,47 @@ def extra_rows(results: dict) -> list[dict]:
             rows.append(bench_row([*command, "sklearn", results["tfidf"]["run"]], LOGS / "sklearn.log"))
         except RuntimeError as exc:
             print(exc, flush=True)
-    if all(name in results for name in ENSEMBLE):
+    ensemble = next((names for names in ENSEMBLES if all(name in results for name in names)), None)
+    if ensemble:
         try:
             row = bench_row(
-                [*command, "ensemble", *(results[n]["run"] for n in ENSEMBLE)], LOGS / "ensemble.log"
+                [*command, "ensemble", *(results[n]["run"] for n in ensemble)], LOGS / "ensemble.log"
             )
         except RuntimeError as exc:
             print(exc, flush=True)
         else:
-            row["seed"] = results[ENSEMBLE[0]]["seed"]
-            row["train_seconds"] = sum(results[n]["train_seconds"] for n in ENSEMBLE)
+            row["seed"] = results[ensemble[0]]["seed"]
+            row["train_seconds"] = sum(results[n]["train_seconds"] for n in ensemble)
             rows.append(row)
     return rows
+
+
+def transfer_lines(results: dict) -> list[str]:
+    """The transfer-learning rows' times: the language model's pretraining apart from the classifier's
+    language-model fine-tuning plus training (the 45-minute budget), and what the LM adds over the control."""
+    lm, control = results.get("lm-lstm"), results.get("lm-lstm-control")
+    if not lm:
+        return []
+    pretraining = lm.get("lm_pretraining") or {}
+    lines = [
+        "",
+        "Transfer learning (`configs/sentiment-lm-lstm.toml`, ULMFiT's recipe on our own LM; its runs are reused "
+        "when current, and have no accuracy curve: scoring 25,000 reviews through the LSTM 512 takes minutes "
+        "per sample):",
+        "",
+        f"- language-model pretraining (`{pretraining.get('run')}`, counted apart): "
+        f"{fmt(pretraining.get('train_seconds'), '.0f')} s, test perplexity {fmt(pretraining.get('perplexity'), '.1f')}",
+        f"- LM fine-tuning on the training reviews {fmt(lm.get('lm_finetune_seconds'), '.0f')} s + classifier "
+        f"training {fmt(lm['train_seconds'], '.0f')} s = {fmt(lm.get('finetune_and_train_seconds'), '.0f')} s "
+        f"(budget 2,700 s): test accuracy {fmt(lm['accuracy'])}",
+    ]
+    if control:
+        gain = 100 * (lm["accuracy"] - control["accuracy"])
+        lines.append(
+            f"- random-initialisation control, same network and budget: {fmt(control['train_seconds'], '.0f')} s, "
+            f"test accuracy {fmt(control['accuracy'])}; the language model adds {gain:+.2f} points"
+        )
+    return lines
 
 
 def time_to_reach(curve: list, target: float) -> float | None:
@@ -98,6 +132,7 @@ def write_report(results: dict, reference: dict | None, extra: list[dict], secon
         peaks = [fmt(r.get(key), ".0f") for key in ("train_peak_rss_mb", "peak_rss_mb")]
         speed = fmt(r.get("reviews_per_second"), ".0f")
         lines.append(md_row(r["name"], r["features"], model, r["seed"], *quality, *seconds, speed, *peaks))
+    lines += transfer_lines(results)
     lines += ["", "Test accuracy during training (training seconds, accuracy), 4 samples per epoch:", ""]
     for r in rows:
         if r.get("test_curve"):
@@ -127,9 +162,19 @@ def main() -> None:
         reference = json.loads(RESULTS.read_text()).get("reference")
     for name in args.only:
         print(f"{name} ...", flush=True)
-        command = [sys.executable, "-m", "bench.sentiment_one", "--config", f"configs/sentiment-{name}.toml"]
+        if name in TRANSFER:
+            command = [sys.executable, "-m", "bench.sentiment_transfer", name]
+        else:
+            command = [
+                sys.executable,
+                "-m",
+                "bench.sentiment_one",
+                "--config",
+                f"configs/sentiment-{name}.toml",
+            ]
+            command += ["--name", name]
         try:
-            results[name] = bench_row([*command, "--name", name], LOGS / f"{name}.log")
+            results[name] = bench_row(command, LOGS / f"{name}.log")
         except RuntimeError as exc:  # one broken row should not lose the others
             print(exc, flush=True)
             continue

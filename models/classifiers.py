@@ -13,6 +13,7 @@ import numpy as np
 
 from models.builders import RECURRENT_LAYERS, positive_int, rate, token_embedding, transformer_sizes
 from models.defaults import MODEL_DEFAULTS
+from models.layers.masked_last_step import MaskedLastStep
 from models.layers.masked_pooling import MaskedGlobalMaxPooling1D
 from models.layers.transformer_encoder import TransformerEncoder
 
@@ -20,7 +21,7 @@ SEQUENCE_KINDS = ("simplernn", "lstm", "gru", "transformer")
 SPARSE_KINDS = ("dense",)
 INPUT_KINDS = ("sequence", "sparse")
 POOLINGS = ("mean", "max")
-RNN_POOLINGS = ("last", "mean", "max", "max_mean")
+RNN_POOLINGS = ("last", "mean", "max", "max_mean", "concat")
 
 # The [model] table's defaults (models.defaults), but an LSTM when no kind is given; the builder reads the
 # keys listed in its docstring and ignores the others.
@@ -36,7 +37,15 @@ def _output_head(x, num_classes: int):
 
 
 def _pool_states(states, pooling: str):
-    """Masked mean, max or [max, mean] over the time steps of (batch, steps, features) states."""
+    """Masked mean, max or [max, mean] over the time steps of (batch, steps, features) states; "concat" is
+    ULMFiT's [last state, max, mean] (as `models.lm_classifier` pools)."""
+    if pooling == "concat":
+        pooled = [
+            MaskedLastStep(name="last_pooling")(states),
+            MaskedGlobalMaxPooling1D(name="max_pooling")(states),
+            keras.layers.GlobalAveragePooling1D(name="mean_pooling")(states),
+        ]
+        return keras.layers.Concatenate(name="concat_pooling")(pooled)
     pooled = []
     if pooling in ("max", "max_mean"):
         pooled.append(MaskedGlobalMaxPooling1D(name="max_pooling")(states))
@@ -59,7 +68,7 @@ def build_sequence_classifier(
 
     Recurrent kinds: Embedding(mask_zero) -> dropout -> `layers` recurrent layers (bidirectional
     concatenates both directions) -> the last layer's final state (`rnn_pooling="last"`), or the masked
-    mean, max or both concatenated ("max_mean") over all its states -> dropout -> [Dense(head_units, relu)]
+    mean, max or both concatenated ("max_mean") over all its states, or [last, max, mean] ("concat") -> dropout -> [Dense(head_units, relu)]
     -> output. The recurrent layers keep Keras's defaults (tanh, sigmoid gates, no recurrent dropout, no
     unroll, bias) so that LSTM/GRU are cuDNN-eligible on a GPU. Transformer: PositionalEmbedding ->
     dropout -> `layers` TransformerEncoder blocks -> masked mean or max pooling -> dropout -> head.
@@ -67,8 +76,8 @@ def build_sequence_classifier(
     Args:
         model_cfg: `kind` (one of SEQUENCE_KINDS, default "lstm"), `embed_dim` (64), `units` (64),
             `layers` (1), `bidirectional` (False), `dropout` (0.2), `num_heads` (2), `ff_dim` (128),
-            `pooling` ("mean" or "max", Transformer only), `rnn_pooling` ("last", "mean", "max" or
-            "max_mean", recurrent kinds only), `head_units` (0 = no hidden layer).
+            `pooling` ("mean" or "max", Transformer only), `rnn_pooling` ("last", "mean", "max",
+            "max_mean" or "concat", recurrent kinds only), `head_units` (0 = no hidden layer).
         vocabulary_size: number of token ids, padding included.
         sequence_length: length of every input row.
         num_classes: 2 gives one sigmoid unit, more gives a softmax.

@@ -107,7 +107,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "features.tokenizer": ("word", "char"),
     "model.kind": ("dense", "simplernn", "lstm", "gru", "transformer"),
     "model.pooling": ("mean", "max"),
-    "model.rnn_pooling": ("last", "mean", "max", "max_mean"),
+    "model.rnn_pooling": ("last", "mean", "max", "max_mean", "concat"),
     "model.attention": ("none", "additive", "dot", "general"),
     "train.optimizer": ("adam", "adamw", "sgd", "rmsprop"),
     "train.lr_schedule": ("constant", "cosine", "linear", "slanted_triangular"),

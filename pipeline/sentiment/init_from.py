@@ -51,6 +51,7 @@ def inherit_encoder(given: dict, cfg: dict) -> None:
     given_model, given_features = given.get("model", {}), given.get("features", {})
     wanted = {f"model.{key}": lm_cfg["model"][key] for key in ENCODER_KEYS}
     wanted["model.bidirectional"] = False
+    wanted["model.rnn_pooling"] = "concat"  # the head pools as ULMFiT's: [last state, max, mean]
     wanted["features.lowercase"] = lm_cfg["features"]["lowercase"]
     differing = []
     for name, value in wanted.items():
