@@ -24,6 +24,12 @@ from pipeline.errors import PipelineError
 @click.option("--no-cache", is_flag=True, help="Transformer: rerun the decoder on the prefix at each step.")
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--strict", is_flag=True, help="Refuse the input if one sentence has only unknown words.")
+@click.option(
+    "--unk-replacement/--no-unk-replacement",
+    default=True,
+    show_default=True,
+    help="Put the most attended source word where the model outputs <unk> (else <unk> is left out).",
+)
 def translate(
     run_path,
     sentences,
@@ -37,13 +43,16 @@ def translate(
     no_cache,
     batch_size,
     strict,
+    unk_replacement,
 ):
     """Translate sentences with a trained translator: one output line per input line, in order.
 
     A blank line, or one of only words the model does not know, gives an empty output line and its reason on
     stderr ("line 7: only unknown words"); the counts go to stderr as one line. Sources longer than
     data.max_chars characters, then than the model's maximum length, are cut (the latter with a warning).
-    --strict refuses an input with a line of only unknown words instead.
+    --strict refuses an input with a line of only unknown words instead. Where the model outputs <unk>, the
+    source word it attended to most takes its place (--no-unk-replacement leaves it out); how many outputs
+    held <unk> goes to stderr.
 
     \b
     Examples:
@@ -82,6 +91,7 @@ def translate(
         progress=len(lines) > 200,
         use_cache=not no_cache,
         strict=strict,
+        replace_unknown=unk_replacement,
     )
     if plot_path:
         if results[0].skipped_reason:
@@ -124,3 +134,12 @@ def _report(results: list, max_chars: int, unit: str, batch: bool) -> None:
             noun=f"{unit}s",
         )
         click.echo(counts, err=True)
+    with_unknown = sum(result.unknown_tokens > 0 for result in results)
+    if with_unknown:
+        replaced = sum(len(result.replacements) for result in results)
+        unknown = sum(result.unknown_tokens for result in results)
+        click.echo(
+            f"{with_unknown} {unit}(s) came out with <unk>: {replaced} of {unknown} replaced by the most attended "
+            "source word, the rest left out",
+            err=True,
+        )

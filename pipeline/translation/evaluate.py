@@ -6,6 +6,10 @@ that source: `bleu` (multi-reference, the headline) and `chrf`. `bleu_single_ref
 reference alone (a source with three references counts three times). `bleu_by_length` is the multi-reference
 BLEU of the sources of 1-4, 5-8, 9-12 and 13+ words, where the context-vector bottleneck shows. sacrebleu's
 defaults: 13a tokenisation, mixed case; the signature is recorded.
+
+Unknown words: the headline figures replace each output `<unk>` by its most attended source word (the
+translator's default); `bleu_without_unk_replacement` scores the same outputs with `<unk>` left out, and
+`outputs_with_unknown` / `unknown_tokens` count the `<unk>` among the output tokens.
 """
 
 from __future__ import annotations
@@ -50,10 +54,15 @@ def score_split(
     hypotheses = grouped["hypothesis"].tolist()
     references = _reference_streams(grouped["reference"].tolist())
     bleu = sacrebleu.BLEU()
+    unreplaced = [result.text_without_replacement for result in results]
     figures = {
         "bleu": bleu.corpus_score(hypotheses, references).score,
         "chrf": sacrebleu.CHRF().corpus_score(hypotheses, references).score,
         "bleu_signature": str(bleu.get_signature()),
+        "bleu_without_unk_replacement": sacrebleu.BLEU().corpus_score(unreplaced, references).score,
+        "outputs_with_unknown": round(sum(r.unknown_tokens > 0 for r in results) / max(1, len(results)), 5),
+        "unknown_tokens": sum(result.unknown_tokens for result in results),
+        "unknown_replaced": sum(len(result.replacements) for result in results),
     }
     by_source = dict(zip(grouped["source"], hypotheses, strict=True))
     figures["bleu_single_ref"] = (
@@ -93,7 +102,8 @@ def _reference_streams(reference_lists: list[list[str]]) -> list[list[str | None
 
 def evaluate(run: RunDir, force: bool = False) -> dict:
     """Translate and score valid (and test) -> metrics.json and report.md with sample translations."""
-    return run_evaluate(run, KEY, lambda key: _evaluate(run), force=force)
+    # The unk-replacement figures came later: evaluations made before them are no longer current.
+    return run_evaluate(run, KEY, lambda key: _evaluate(run), force=force, extra={"unk_replacement": 1})
 
 
 def _evaluate(run: RunDir) -> StageOutput:
@@ -133,6 +143,10 @@ def _report(run: RunDir, metrics: dict, samples: pd.DataFrame, count: int) -> st
         f"{decoding} decoding: BLEU {metrics['bleu']:.2f}, "
         f"single-reference BLEU {metrics['bleu_single_ref']:.2f}, chrF {metrics['chrf']:.2f} "
         f"(`{metrics['bleu_signature']}`).",
+        "",
+        f"Unknown words: {metrics['outputs_with_unknown']:.2%} of the outputs hold a `<unk>` token "
+        f"({metrics['unknown_tokens']:,} in all, {metrics['unknown_replaced']:,} replaced by their most attended "
+        f"source word); BLEU with `<unk>` left out instead: {metrics['bleu_without_unk_replacement']:.2f}.",
         "",
         "| source words | sources | BLEU |",
         "|---|---|---|",

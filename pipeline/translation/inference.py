@@ -1,9 +1,16 @@
-"""The trained model of a translation run: sentences -> translations (the Python API behind `translate`)."""
+"""The trained model of a translation run: sentences -> translations (the Python API behind `translate`).
+
+Unknown words (Luong et al. 2015's unk replacement): where a word-vocabulary model outputs `<unk>`, the
+source word it attended to most at that step takes its place in the text, in the source's own casing (a
+Transformer: the last decoder layer's cross-attention averaged over heads). On by default
+(`replace_unknown`); without it, or without attention, `<unk>` is left out of the text as before. Either way
+`unknown_tokens` counts the `<unk>` among the output tokens, before any text is made.
+"""
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,6 +43,41 @@ class TranslationResult:
     truncated: bool
     skipped_reason: str = ""  # why nothing was translated: "empty text", "missing text", "only unknown words"
     chars_cut: bool = False  # the source was first cut to data.max_chars characters
+    unknown_tokens: int = 0  # `<unk>` among the output tokens
+    replacements: dict[int, str] = field(default_factory=dict)  # output position -> the source word put there
+
+    @property
+    def text_without_replacement(self) -> str:
+        """The text with every `<unk>` left out (what it would be with replace_unknown=False)."""
+        return output_text(self.tokens, {}) if self.replacements else self.text
+
+
+def unknown_replacements(
+    tokens: list[str], attention: np.ndarray, source_words: list[str], transformer: bool
+) -> dict[int, str]:
+    """For each `<unk>` output position, the source word with the highest attention weight at that step
+    (never the source's `<end>`). `attention`: (steps, source + 1), or (steps, layers, heads, source + 1) for a
+    Transformer, whose last layer is averaged over its heads."""
+    positions = [index for index, token in enumerate(tokens) if token == UNK]
+    if not positions or not source_words or attention.size == 0:
+        return {}
+    weights = attention[:, -1].mean(axis=1) if transformer else attention
+    return {
+        index: source_words[int(np.argmax(weights[index][: len(source_words)]))]
+        for index in positions
+        if index < len(weights)
+    }
+
+
+def output_text(tokens: list[str], replacements: dict[int, str]) -> str:
+    """The detokenised text of output tokens: replaced `<unk>` become their source word, others are left out."""
+    return detokenize(
+        [
+            replacements.get(index, token)
+            for index, token in enumerate(tokens)
+            if token != UNK or index in replacements
+        ]
+    )
 
 
 class Translator:
@@ -67,6 +109,19 @@ class Translator:
             )
         return self._steppers[use_cache]
 
+    def cased_words(self, sentence: str, tokens: list[str]) -> list[str]:
+        """The source tokens as written (the encoder may read them lower-cased), for unk replacement."""
+        cased = source_tokens(normalize_sentence(sentence), False)[: len(tokens)]
+        same = len(cased) == len(tokens) and all(
+            a.lower() == b.lower() for a, b in zip(cased, tokens, strict=True)
+        )
+        return cased if same else tokens
+
+    @property
+    def has_attention(self) -> bool:
+        """Whether the model attends over the source (a Transformer, or a recurrent model with attention)."""
+        return self.transformer or self.stepper().attention is not None
+
     def encode(self, sentence: str) -> tuple[list[str], list[int], bool]:
         """(source tokens, ids + `<end>` cut to the model's length, whether it was cut)."""
         tokens = source_tokens(normalize_sentence(sentence), self.lowercase)
@@ -86,6 +141,7 @@ class Translator:
         warn: bool = True,
         use_cache: bool = True,
         strict: bool = False,
+        replace_unknown: bool = True,
     ) -> list[TranslationResult]:
         """Translate sentences (batched, shortest first): one result per sentence, in order.
 
@@ -94,7 +150,8 @@ class Translator:
         sentence, or one made only of words the model does not know, gets an empty translation and its
         `skipped_reason`; `strict=True` refuses a sentence of only unknown words instead (an empty one still
         gives an empty translation). `use_cache=False` makes a Transformer rerun its decoder on the whole
-        prefix at every step (same output, slower; recurrent models ignore it).
+        prefix at every step (same output, slower; recurrent models ignore it). `replace_unknown`: an output
+        `<unk>` becomes the source word attended to most at that step (see the module's docstring).
         """
         reasons = [classify(sentence) for sentence in sentences]
         chars_cut = [
@@ -129,6 +186,7 @@ class Translator:
                     "", [], [], np.zeros((0, 0), "float32"), 0.0, False, skipped_reason=reason
                 )
         todo.sort(key=lambda i: len(encoded[i][1]))
+        replace = replace_unknown and self.has_attention
         batches = range(0, len(todo), batch_size)
         for start in progress_bar(batches, desc="translating", unit="batch", disable=not progress):
             rows = todo[start : start + batch_size]
@@ -142,16 +200,26 @@ class Translator:
                 strict=True,
             ):
                 tokens = self.target_vocab.decode(translation.ids, skip_reserved=False)
+                replacements = (
+                    unknown_replacements(
+                        tokens,
+                        translation.attention,
+                        self.cased_words(sentences[i][: self.max_chars], encoded[i][0]),
+                        self.transformer,
+                    )
+                    if replace
+                    else {}
+                )
                 results[i] = TranslationResult(
-                    text=detokenize(
-                        [token for token in tokens if token != UNK]
-                    ),  # <unk> is left out of the text
+                    text=output_text(tokens, replacements),
                     tokens=tokens,
                     source_tokens=[*encoded[i][0], "<end>"],
                     attention=translation.attention,
                     log_prob=translation.log_prob,
                     truncated=encoded[i][2] or chars_cut[i],
                     chars_cut=chars_cut[i],
+                    unknown_tokens=tokens.count(UNK),
+                    replacements=replacements,
                 )
         return results  # type: ignore[return-value]
 
