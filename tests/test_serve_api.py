@@ -151,6 +151,8 @@ def test_translate_gives_what_load_run_gives_with_attention(
         expected = translator.translate(sentences, beam=beam, warn=False)
         assert [r["translation"] for r in results] == [e.text for e in expected]
         assert [r["log_prob"] for r in results] == pytest.approx([e.log_prob for e in expected], abs=1e-4)
+        assert [r["unknown_tokens"] for r in results] == [e.unknown_tokens for e in expected]
+        assert all(r["unknown_replaced"] == {} for r in results)  # every word is known here
     attention = results[0]["attention"] if "attention" in results[0] else None
     assert attention is None  # beam 2 did not ask for it
     first = client.post(

@@ -190,6 +190,8 @@ def translation_row(result, with_attention: bool) -> dict:
         "truncated": bool(result.truncated),
         "cut": bool(result.chars_cut),
         "skipped_reason": result.skipped_reason,
+        "unknown_tokens": int(result.unknown_tokens),  # <unk> among `tokens`
+        "unknown_replaced": {str(k): v for k, v in result.replacements.items()},  # position -> source word
     }
     if with_attention:
         weights = result.attention
