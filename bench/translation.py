@@ -3,7 +3,7 @@
 Per model: test BLEU (multi-reference), single-reference BLEU, chrF and BLEU by source length (from the run's
 metrics.json), parameters and training time; decoding speed in sentences/second, greedy and beam 4, on the
 first 512 distinct test sources (medians of 3 after a warm-up); for the Transformer, cached against uncached
-decoding (`bench.transformer_cache_speed`). Quality figures are single seeded runs. Runs go to
+decoding (`bench.transformer_cache_speed`), and beam 4's compiled loop against the Python one (`bench.beam_speed`). Quality figures are single seeded runs. Runs go to
 runs/<config stem> and are reused when up to date.
 Usage: python -m bench.translation [--only translate-additive ...] [--retrain]
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import common
+from bench.beam_speed import beam_speeds, run_batches
 from bench.transformer_cache_speed import cache_report_lines, cache_speedups, interleaved_medians
 
 CONFIGS = ["translate-seq2seq", "translate-additive", "translate-dot", "translate-transformer"]
@@ -44,6 +45,9 @@ def decoding_speed(run: str) -> dict:
             {"translate": lambda b=beam: translator.translate(sources, beam=b, batch_size=64)}, repeats=3
         )
         out[f"beam{beam}_sentences_per_second"] = len(sources) / seconds["translate"]
+    out["beam4_loops"] = beam_speeds(
+        translator.stepper(), run_batches(translator, sources), translator.max_length
+    )
     example = translator.translate([EXAMPLE], beam=4)[0]
     out["example"] = example.text
     if translator.transformer:
@@ -82,6 +86,32 @@ def write_report(results: dict) -> None:
                 f"`{row.get('command', '-')}` {row.get('measured', '')}",
             )
         )
+    loops = [
+        (name, row["speed"]["beam4_loops"])
+        for name, row in results["runs"].items()
+        if "beam4_loops" in row.get("speed", {})
+    ]
+    if loops:
+        lines += [
+            "",
+            "Beam 4, batches of 64, the first 512 distinct test sources: the compiled loop (`models/beam_loop.py`, "
+            "what `translate --beam` uses) against the Python step loop, medians of 3 interleaved runs "
+            "(`bench/beam_speed.py`):",
+            "",
+            *common.md_table(
+                "config | compiled sentences/s | Python loop sentences/s | speed-up | same hypotheses"
+            ),
+        ]
+        for name, loop in loops:
+            lines.append(
+                common.md_row(
+                    name,
+                    f"{loop['compiled_sentences_per_second']:.1f}",
+                    f"{loop['python_sentences_per_second']:.1f}",
+                    f"{loop['speedup']:.2f}x",
+                    "yes" if loop["same_hypotheses"] else f"no ({loop['differing']} differ)",
+                )
+            )
     cache = results["runs"].get("translate-transformer", {}).get("speed", {}).get("cache")
     if cache:
         lines += ["", *cache_report_lines(cache)]

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from models.beam_loop import decode_beam_compiled
 from models.greedy_loop import END_ID, NEVER_OUTPUT, PAD_ID, START_ID, decode_greedy_compiled
 
 
@@ -128,8 +129,9 @@ def translate_ids(
     """Decode a batch of padded source id rows; greedy when `beam == 1`, else beam search of that width
     whose finished hypotheses are ranked by log-probability / `length_penalty(length, alpha)`. `<end>` is
     not allowed before `min_length` tokens (`min_length == max_length` forces that length: speed tests).
-    Greedy decoding runs as one compiled loop (`models.greedy_loop`); `compiled=False` steps from Python
-    (same tokens; one `predict_on_batch` per step)."""
+    Greedy decoding and beam search each run as one compiled loop (`models.greedy_loop`,
+    `models.beam_loop`); `compiled=False` steps from Python (same hypotheses; one `predict_on_batch` per
+    step)."""
     if beam < 1:
         raise ValueError(f"`beam` must be at least 1, got {beam}")
     if max_length < 1:
@@ -140,6 +142,13 @@ def translate_ids(
             Translation(ids, log_prob, attention)
             for ids, log_prob, attention in decode_greedy_compiled(
                 stepper, source_ids, max_length, min_length
+            )
+        ]
+    if compiled:
+        return [
+            Translation(ids, log_prob, attention)
+            for ids, log_prob, attention in decode_beam_compiled(
+                stepper, source_ids, max_length, beam, alpha, min_length
             )
         ]
     encoded, source_mask, states = stepper.encode(source_ids)
@@ -182,6 +191,20 @@ def _stack(rows: list[np.ndarray], mask: np.ndarray) -> np.ndarray:
     return np.stack(rows)[..., :length] if rows else np.zeros((0, length), dtype="float32")
 
 
+def _top_ids(candidates: np.ndarray, count: int) -> np.ndarray:
+    """Per row, the ids of the `count` largest values, largest first, equal values in increasing id order
+    (what a stable sort gives, and `ops.top_k`), without sorting whole rows."""
+    count = min(count, candidates.shape[1])
+    part = np.argpartition(-candidates, count - 1, axis=1)[:, :count]
+    threshold = np.take_along_axis(candidates, part, axis=1).min(axis=1)
+    rows = []
+    for values, cut in zip(candidates, threshold, strict=True):
+        above = np.flatnonzero(values > cut)
+        ids = np.concatenate([above, np.flatnonzero(values == cut)[: count - len(above)]])
+        rows.append(ids[np.lexsort((ids, -values[ids]))])
+    return np.stack(rows)
+
+
 def _beam_search(
     stepper, encoded, source_mask, states, max_length, beam, alpha, min_length
 ) -> list[Translation]:
@@ -194,7 +217,8 @@ def _beam_search(
     )
     source_mask = np.repeat(source_mask, beam, axis=0)
     states = [np.repeat(state, beam, axis=0) for state in states]
-    scores = np.tile(np.r_[0.0, np.full(beam - 1, -np.inf)], batch)
+    # float32 sums, as the compiled loop (models.beam_loop) adds them: both rank near-ties alike.
+    scores = np.tile(np.r_[0.0, np.full(beam - 1, -np.inf)], batch).astype("float32")
     tokens = np.full(batch * beam, START_ID, dtype="int32")
     histories: list[list[int]] = [[] for _ in range(batch * beam)]
     attentions: list[list[np.ndarray]] = [[] for _ in range(batch * beam)]
@@ -207,7 +231,7 @@ def _beam_search(
         vocabulary = log_probs.shape[-1]
         candidates = (scores[:, None] + log_probs).reshape(batch, beam * vocabulary)
         # The 2*beam best continuations per sentence: enough to keep `beam` live ones after some finish.
-        top = np.argsort(-candidates, axis=1)[:, : 2 * beam]
+        top = _top_ids(candidates, 2 * beam)
         new_rows, new_tokens, new_scores = [], [], []
         for sentence in range(batch):
             kept = 0
@@ -248,7 +272,7 @@ def _beam_search(
         attentions = [[*attentions[r], w] for r, w in zip(rows, new_weights, strict=True)]
         states = [state[rows] for state in states]
         tokens = np.asarray(new_tokens, dtype="int32")
-        scores = np.asarray(new_scores)
+        scores = np.asarray(new_scores, dtype="float32")
         if not np.isfinite(scores).any():
             break
     return [max(options, key=lambda item: item[0])[1] for options in finished]
