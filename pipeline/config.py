@@ -35,7 +35,9 @@ DEFAULTS: dict[str, Any] = {
     },
     "features": {
         "kind": "sequence",  # sequence | tfidf | bow | onehot | nbsvm
-        "tokenizer": "word",  # language model: word | char
+        "tokenizer": "word",  # language model: word | char; translation: word | sentencepiece
+        "subword_model": "unigram",  # translation, sentencepiece: unigram | bpe (features.max_tokens pieces)
+        "shared_vocab": False,  # translation, sentencepiece: one model over both sides
         "lowercase": True,
         "ngram_max": 1,  # sparse features: n-grams from 1 to ngram_max
         "max_features": 200_000,  # sparse features: size cap of the n-gram vocabulary
@@ -104,7 +106,8 @@ DEFAULTS: dict[str, Any] = {
 CHOICES: dict[str, tuple[str, ...]] = {
     "features.kind": ("sequence", "tfidf", "bow", "onehot", "nbsvm"),
     "features.truncate": ("post", "pre"),
-    "features.tokenizer": ("word", "char"),
+    "features.tokenizer": ("word", "char", "sentencepiece"),
+    "features.subword_model": ("unigram", "bpe"),
     "model.kind": ("dense", "simplernn", "lstm", "gru", "transformer"),
     "model.pooling": ("mean", "max"),
     "model.rnn_pooling": ("last", "mean", "max", "max_mean", "concat"),

@@ -19,6 +19,7 @@ from data.progress import progress
 from features.normalize import normalize_text
 from features.tokenize import char_tokenize, word_tokenize
 from features.vocabulary import END, UNK_ID, Vocabulary
+from pipeline.errors import PipelineError
 from pipeline.language_model.prepare import read_texts, split_names
 from pipeline.rundir import RunDir
 from pipeline.stage import StageOutput, make_stage
@@ -55,6 +56,10 @@ def _documents(texts: Iterable[str], cfg: dict, desc: str) -> list[list[str]]:
 def _featurize(run: RunDir) -> StageOutput:
     """Build the vocabulary on train and write every split's id stream."""
     cfg = run.config["features"]
+    if cfg["tokenizer"] not in ("word", "char"):
+        raise PipelineError(
+            f"features.tokenizer = '{cfg['tokenizer']}': language models read words or characters (word, char)"
+        )
     out_dir = run.subdir("features")
     splits = split_names(run)
     train_docs = _documents(read_texts(run, "train"), cfg, "tokenising train")

@@ -40,6 +40,11 @@ KEY = StageKeySpec(
 def featurize(run: RunDir, force: bool = False) -> None:
     """Fit the representation on train and transform every split."""
     cfg = run.config["features"]
+    if cfg["tokenizer"] != "word":
+        raise PipelineError(
+            f"features.tokenizer = '{cfg['tokenizer']}' applies to language models and translation; "
+            "sentiment features read words"
+        )
     if cfg["kind"] not in FEATURE_KINDS:
         raise PipelineError(f"unknown features.kind '{cfg['kind']}'; known: {', '.join(FEATURE_KINDS)}")
     if cfg["kind"] != "sequence" and cfg["embeddings"] != "random":

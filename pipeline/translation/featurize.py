@@ -5,6 +5,13 @@ where there was no space, so outputs detokenise exactly); the source is lower-ca
 `features.lowercase` is set, the target keeps its case. Each side gets its own vocabulary built on the
 training pairs (`features.max_tokens`, `features.min_count`; reserved ids first, rarer tokens are `<unk>`).
 
+With `features.tokenizer = "sentencepiece"`, each side is instead cut into SentencePiece pieces
+(`features.subword` : `SubwordModel`; `features.subword_model` unigram or BPE, `features.max_tokens` pieces,
+`features.shared_vocab` for one model over both sides) learnt on the training pairs only, case and
+punctuation kept on both sides; `features/source.model` and `features/target.model` are the models
+(the same bytes when shared) and the vocabularies list their pieces. `features.sequence_length` then counts
+pieces.
+
 Per split, `features/{split}.npz` holds `source` (ids + `<end>`), `target_in` (`<start>` + ids, what the
 decoder reads under teacher forcing) and `target_out` (ids + `<end>`, what it must predict), each padded with
 0 to `features.sequence_length`. Training pairs with a side longer than that are left out (counted);
@@ -21,8 +28,10 @@ import pandas as pd
 from data.atomic import write_json, write_with
 from data.progress import progress
 from features.sequences import pad_ids
-from features.translation_text import tokenize_sentence
+from features.subword import SubwordModel
+from features.translation_text import normalize_sentence, tokenize_sentence
 from features.vocabulary import END_ID, START_ID, UNK_ID, Vocabulary
+from pipeline.errors import PipelineError
 from pipeline.rundir import RunDir
 from pipeline.splits import read_prepared, split_names
 from pipeline.stage import StageOutput, make_stage
@@ -33,6 +42,7 @@ __all__ = ["featurize", "feature_info", "load_arrays", "read_pairs_split", "sour
 READ_KEYS = ("lowercase", "max_tokens", "min_count", "sequence_length")
 KEY = StageKeySpec(
     reads=tuple(f"features.{key}" for key in READ_KEYS),
+    later=("features.tokenizer", "features.subword_model", "features.shared_vocab"),
     inputs=("prepare",),
     legacy=LegacyKey(
         ("features",),
@@ -53,18 +63,87 @@ def read_pairs_split(run: RunDir, split: str) -> pd.DataFrame:
 
 def encode_side(token_lists: list[list[str]], vocab: Vocabulary, length: int, start: bool) -> np.ndarray:
     """Padded int32 ids: `<start>` + ids when `start`, else ids + `<end>`; cut to `length`."""
+    return pad_side([vocab.encode(tokens) for tokens in token_lists], length, start)
+
+
+def pad_side(id_lists: list[list[int]], length: int, start: bool) -> np.ndarray:
+    """`<start>` + ids when `start`, else ids + `<end>`, padded (or cut) to `length`."""
     if start:
-        ids = [[START_ID, *vocab.encode(tokens)] for tokens in token_lists]
-    else:
-        ids = [[*vocab.encode(tokens), END_ID] for tokens in token_lists]
-    return pad_ids(ids, length)
+        return pad_ids([[START_ID, *ids] for ids in id_lists], length)
+    return pad_ids([[*ids, END_ID] for ids in id_lists], length)
+
+
+SUBWORD_FILES = {"source": "features/source.model", "target": "features/target.model"}
+
+
+def subword_models(run: RunDir) -> dict[str, SubwordModel] | None:
+    """The run's source and target SentencePiece models, or None for a word-level run."""
+    if run.config["features"]["tokenizer"] != "sentencepiece":
+        return None
+    return {side: SubwordModel.load(run.path / name) for side, name in SUBWORD_FILES.items()}
+
+
+def _train_subwords(frame: pd.DataFrame, cfg: dict, out_dir) -> dict[str, SubwordModel]:
+    """SentencePiece models of the training pairs (both sides cased), one shared or one per side."""
+    sources = [normalize_sentence(s) for s in frame["source"]]
+    targets = [normalize_sentence(t) for t in frame["target"]]
+    kind, pieces = cfg["subword_model"], cfg["max_tokens"]
+    try:
+        if cfg["shared_vocab"]:
+            shared = SubwordModel.train(sources + targets, pieces, kind)
+            models = {"source": shared, "target": shared}
+        else:
+            models = {
+                "source": SubwordModel.train(sources, pieces, kind),
+                "target": SubwordModel.train(targets, pieces, kind),
+            }
+    except RuntimeError as error:  # SentencePiece's own refusal, e.g. too few pieces for the characters
+        raise PipelineError(f"features.tokenizer = 'sentencepiece': {error}") from None
+    for side, model in models.items():
+        model.save(out_dir / f"{side}.model")
+    return models
+
+
+def _featurize_subwords(run: RunDir, out_dir, length: int) -> tuple[dict, dict, dict]:
+    """(ids per split and side, the vocabularies of pieces, what info.json says about the models)."""
+    cfg = run.config["features"]
+    frames = {split: read_pairs_split(run, split) for split in split_names(run)}
+    models = _train_subwords(frames["train"], cfg, out_dir)
+    ids = {
+        split: (
+            [
+                models["source"].encode(normalize_sentence(s))
+                for s in progress(frame["source"], desc=f"encoding {split}")
+            ],
+            [models["target"].encode(normalize_sentence(t)) for t in frame["target"]],
+        )
+        for split, frame in frames.items()
+    }
+    vocabularies = {
+        side: Vocabulary(model.pieces, {"tokenizer": "sentencepiece", "lowercase": False})
+        for side, model in models.items()
+    }
+    record = {
+        "tokenizer": "sentencepiece",
+        "subword_model": cfg["subword_model"],
+        "shared_vocab": cfg["shared_vocab"],
+    }
+    return ids, vocabularies, record
 
 
 def _featurize(run: RunDir) -> StageOutput:
     """Build the source and target vocabularies on train and write every split's padded ids."""
     cfg = run.config["features"]
+    if cfg["tokenizer"] not in ("word", "sentencepiece"):
+        raise PipelineError(
+            f"features.tokenizer = '{cfg['tokenizer']}': translation reads words or SentencePiece pieces "
+            "(word, sentencepiece)"
+        )
     out_dir = run.subdir("features")
     length = cfg["sequence_length"]
+    if cfg["tokenizer"] == "sentencepiece":
+        ids, vocabularies, record = _featurize_subwords(run, out_dir, length)
+        return _write_arrays(run, out_dir, length, ids, vocabularies, record)
     tokens = {}
     for split in split_names(run):
         frame = read_pairs_split(run, split)
@@ -90,25 +169,58 @@ def _featurize(run: RunDir) -> StageOutput:
     target_vocab = Vocabulary.build(
         train_target, cfg["max_tokens"], cfg["min_count"], {**vocab_settings, "lowercase": False}
     )
+    ids = {
+        split: (
+            [source_vocab.encode(t) for t in (train_source if split == "train" else source)],
+            [target_vocab.encode(t) for t in (train_target if split == "train" else target)],
+        )
+        for split, (source, target) in tokens.items()
+    }
+    return _write_arrays(
+        run,
+        out_dir,
+        length,
+        ids,
+        {"source": source_vocab, "target": target_vocab},
+        {"tokenizer": "word"},
+        dropped=int(len(fits) - sum(fits)),
+    )
+
+
+def _write_arrays(
+    run: RunDir, out_dir, length: int, ids: dict, vocabularies: dict, record: dict, dropped: int | None = None
+) -> StageOutput:
+    """Save the vocabularies and every split's padded arrays (training pairs too long for `length` left out
+    unless `dropped` says the caller did it), and info.json."""
+    source_vocab, target_vocab = vocabularies["source"], vocabularies["target"]
+    if dropped is None:  # one position goes to <end> (source, target_out) or <start> (target_in)
+        source, target = ids["train"]
+        fits = [max(len(s), len(t)) < length for s, t in zip(source, target, strict=True)]
+        ids["train"] = (
+            [s for s, keep in zip(source, fits, strict=True) if keep],
+            [t for t, keep in zip(target, fits, strict=True) if keep],
+        )
+        dropped = int(len(fits) - sum(fits))
     source_vocab.save(out_dir / "source_vocab.json")
     target_vocab.save(out_dir / "target_vocab.json")
     info: dict = {
+        **record,
         "source_vocabulary_size": len(source_vocab),
         "target_vocabulary_size": len(target_vocab),
         "sequence_length": length,
         "pairs": {},
-        "dropped_long_train_pairs": int(len(fits) - sum(fits)),
+        "dropped_long_train_pairs": dropped,
         "truncated_pairs": {},
         "oov_rate": {},
     }
     outputs = ["features/source_vocab.json", "features/target_vocab.json"]
-    for split, (source, target) in tokens.items():
-        if split == "train":
-            source, target = train_source, train_target
+    if record["tokenizer"] == "sentencepiece":
+        outputs += list(SUBWORD_FILES.values())
+    for split, (source, target) in ids.items():
         arrays = {
-            "source": encode_side(source, source_vocab, length, start=False),
-            "target_in": encode_side(target, target_vocab, length, start=True),
-            "target_out": encode_side(target, target_vocab, length, start=False),
+            "source": pad_side(source, length, start=False),
+            "target_in": pad_side(target, length, start=True),
+            "target_out": pad_side(target, length, start=False),
         }
         write_with(out_dir / f"{split}.npz", lambda tmp, a=arrays: np.savez(tmp, **a))
         outputs.append(f"features/{split}.npz")
@@ -122,9 +234,10 @@ def _featurize(run: RunDir) -> StageOutput:
         }
     write_json(out_dir / "info.json", info)
     outputs.append("features/info.json")
+    unit = "pieces" if record["tokenizer"] == "sentencepiece" else "tokens"
     return StageOutput(
         outputs,
-        f"vocabularies {len(source_vocab):,} source / {len(target_vocab):,} target tokens, "
+        f"vocabularies {len(source_vocab):,} source / {len(target_vocab):,} target {unit}, "
         + ", ".join(f"{s} {n:,} pairs" for s, n in info["pairs"].items())
         + f" ({info['dropped_long_train_pairs']:,} long training pairs left out) -> {out_dir}",
         info,

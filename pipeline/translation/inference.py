@@ -26,7 +26,7 @@ from models.transformer_translator import TransformerTranslatorStepper
 from pipeline.errors import PipelineError
 from pipeline.rundir import RunDir
 from pipeline.text_limits import EMPTY, UNKNOWN_WORDS, classify
-from pipeline.translation.featurize import feature_info, source_tokens
+from pipeline.translation.featurize import feature_info, source_tokens, subword_models
 
 
 @dataclass
@@ -91,6 +91,7 @@ class Translator:
         features = run.path / "features"
         self.source_vocab = Vocabulary.load(features / "source_vocab.json")
         self.target_vocab = Vocabulary.load(features / "target_vocab.json")
+        self.subwords = subword_models(run)  # None: a word-level run
         self.lowercase = bool(self.source_vocab.settings.get("lowercase", True))
         self.max_length = int(self.info["sequence_length"])
         self.max_chars = int(run.config["data"]["max_chars"])
@@ -123,9 +124,13 @@ class Translator:
         return self.transformer or self.stepper().attention is not None
 
     def encode(self, sentence: str) -> tuple[list[str], list[int], bool]:
-        """(source tokens, ids + `<end>` cut to the model's length, whether it was cut)."""
-        tokens = source_tokens(normalize_sentence(sentence), self.lowercase)
-        ids = [*self.source_vocab.encode(tokens), END_ID]
+        """(source tokens or pieces, ids + `<end>` cut to the model's length, whether it was cut)."""
+        if self.subwords is not None:
+            ids = self.subwords["source"].encode(normalize_sentence(sentence))
+            tokens, ids = self.subwords["source"].to_pieces(ids), [*ids, END_ID]
+        else:
+            tokens = source_tokens(normalize_sentence(sentence), self.lowercase)
+            ids = [*self.source_vocab.encode(tokens), END_ID]
         truncated = len(ids) > self.max_length
         if truncated:
             tokens, ids = tokens[: self.max_length - 1], [*ids[: self.max_length - 1], END_ID]
@@ -186,7 +191,7 @@ class Translator:
                     "", [], [], np.zeros((0, 0), "float32"), 0.0, False, skipped_reason=reason
                 )
         todo.sort(key=lambda i: len(encoded[i][1]))
-        replace = replace_unknown and self.has_attention
+        replace = replace_unknown and self.has_attention and self.subwords is None
         batches = range(0, len(todo), batch_size)
         for start in progress_bar(batches, desc="translating", unit="batch", disable=not progress):
             rows = todo[start : start + batch_size]
@@ -210,8 +215,13 @@ class Translator:
                     if replace
                     else {}
                 )
+                text = (
+                    self.subwords["target"].decode(translation.ids)
+                    if self.subwords is not None
+                    else output_text(tokens, replacements)
+                )
                 results[i] = TranslationResult(
-                    text=output_text(tokens, replacements),
+                    text=text,
                     tokens=tokens,
                     source_tokens=[*encoded[i][0], "<end>"],
                     attention=translation.attention,

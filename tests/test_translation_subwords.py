@@ -1,0 +1,77 @@
+"""Translation with SentencePiece vocabularies (features.tokenizer = "sentencepiece"): models learnt on the
+training pairs, DESIGN's reserved ids, case and punctuation kept on both sides, plain text out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from features.subword import SubwordModel
+from features.vocabulary import RESERVED, UNK_ID
+from pipeline import load_run
+from pipeline.rundir import RunDir
+from pipeline.translation.featurize import load_arrays, read_pairs_split
+from tests.conftest import assert_one_line_error, invoke
+from tests.test_pipeline_translation import _config, _corpus
+
+
+@pytest.fixture(scope="module")
+def subword_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("subwords")
+    config = _config(root / "sp.toml", _corpus(root / "pairs.tsv"), "additive")
+    sets = ["features.tokenizer=sentencepiece", "features.shared_vocab=true", "features.max_tokens=600"]
+    sets += ["features.sequence_length=24", "train.epochs=3"]  # plumbing: quality is the benchmark's
+    result = invoke(
+        "run", "--config", config, "--name", root / "run", *[a for s in sets for a in ("--set", s)]
+    )
+    assert result.exit_code == 0, result
+    return root / "run"
+
+
+def test_the_models_keep_the_reserved_ids_and_give_the_text_back(subword_run: Path) -> None:
+    info = json.loads((subword_run / "features" / "info.json").read_text())
+    assert info["tokenizer"] == "sentencepiece" and info["shared_vocab"] is True
+    source = SubwordModel.load(subword_run / "features" / "source.model")
+    assert (subword_run / "features" / "source.model").read_bytes() == (
+        subword_run / "features" / "target.model"
+    ).read_bytes()
+    assert source.pieces[:4] == list(RESERVED) and len(source) == info["source_vocabulary_size"]
+    for text in ["¿Qué es eso?", "Nosotros estamos comiendo pan.", "Zorblax ate 37 apples in Tōkyō!"]:
+        ids = source.encode(text)
+        assert UNK_ID not in ids and source.decode(ids) == text  # a new name or character goes through
+    arrays = load_arrays(RunDir.open_existing(subword_run), "test")
+    assert (arrays["source"] != UNK_ID).all()
+
+
+def test_a_subword_translator_translates_into_plain_text(subword_run: Path) -> None:
+    translator = load_run(subword_run)
+    result = translator.translate(["we are eating bread"], beam=2)[0]
+    assert result.text and "▁" not in result.text and "<" not in result.text  # pieces joined into text
+    assert result.source_tokens[-1] == "<end>" and any(t.startswith("▁") for t in result.source_tokens)
+    metrics = json.loads((subword_run / "metrics.json").read_text())
+    assert metrics["outputs_with_unknown"] == 0 and metrics["chrf"] > 0
+    test_sources = read_pairs_split(translator.run, "test")["source"].tolist()[:20]
+    assert all(r.text for r in translator.translate(test_sources))
+
+
+@pytest.mark.parametrize(
+    "task_config, fragment",
+    [("lm", "language models read words or characters"), ("sentiment", "sentiment features read words")],
+)
+def test_other_tasks_refuse_sentencepiece(
+    tmp_path: Path, reviews_csv: Path, task_config: str, fragment: str
+) -> None:
+    if task_config == "lm":
+        from tests.test_pipeline_language_model import _write_lm_config  # noqa: PLC0415
+
+        config = _write_lm_config(tmp_path / "c.toml", reviews_csv, "word", "gru")
+    else:
+        from tests.conftest import write_config  # noqa: PLC0415
+
+        config = write_config(tmp_path / "c.toml", reviews_csv)
+    result = invoke(
+        "run", "--config", config, "--name", tmp_path / "r", "--set", "features.tokenizer=sentencepiece"
+    )
+    assert_one_line_error(result, "features.tokenizer = 'sentencepiece'", fragment)
