@@ -191,8 +191,15 @@ def test_settings_that_cannot_start_from_the_lm_are_refused(
     assert_one_line_error(result, *fragments)
 
 
-def test_other_runs_cannot_start_a_classifier(lm_run: Path, reviews: Path, tmp_path: Path) -> None:
-    char = _language_model(tmp_path, "char")
+def test_other_runs_cannot_start_a_classifier(
+    lm_run: Path, reviews: Path, tfidf_run: Path, tmp_path: Path
+) -> None:
+    char = tmp_path / "lm-char"  # the refusal reads the run's config only: no need to train one
+    char.mkdir()
+    (char / "config.toml").write_text(
+        (lm_run / "config.toml").read_text().replace('tokenizer = "word"', 'tokenizer = "char"'),
+        encoding="utf-8",
+    )
     config = _classifier(lm_run, reviews, "char")
     result = invoke("run", "--config", config, "--name", tmp_path / "c", "--set", f"model.init_from={char}")
     assert_one_line_error(result, "character-level", "word-level")
@@ -200,10 +207,8 @@ def test_other_runs_cannot_start_a_classifier(lm_run: Path, reviews: Path, tmp_p
         "run", "--config", config, "--name", tmp_path / "m", "--set", f"model.init_from={tmp_path / 'none'}"
     )
     assert_one_line_error(missing, "model.init_from", "not a run directory")
-    sentiment = write_config(tmp_path / "s.toml", reviews)
-    invoke("run", "--config", sentiment, "--name", tmp_path / "tfidf")
     other = invoke(
-        "run", "--config", config, "--name", tmp_path / "o", "--set", f"model.init_from={tmp_path / 'tfidf'}"
+        "run", "--config", config, "--name", tmp_path / "o", "--set", f"model.init_from={tfidf_run}"
     )
     assert_one_line_error(other, "not a language model")
     lm_task = invoke(
