@@ -83,6 +83,9 @@ DEFAULTS: dict[str, Any] = {
         "strategy": "default",  # default | mirrored | multi-worker (TensorFlow) | data-parallel (JAX)
         "bucket_by_length": True,  # sequence: batches of similar length (less padding, faster RNNs)
         "sampled_softmax": 0,  # language model: negatives per batch for a sampled softmax (0 = full softmax)
+        # translation with SentencePiece: each epoch re-encodes the training pairs with sampled segmentations
+        # (unigram: this smoothing alpha; BPE: this dropout probability); 0 = always the best segmentation
+        "subword_sampling": 0.0,
         "verbose": 1,
         # sentiment with model.init_from: train a copy of the language model further on the training
         # split's texts (never valid or test) before the classifier is built (0 epochs = use it as it is)
@@ -160,6 +163,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "train.lm_finetune.learning_rate": (0.0, float("inf"), False),
     "train.lm_finetune.max_seconds": (0.0, float("inf"), True),
     "train.sampled_softmax": (0, 10_000_000, True),
+    "train.subword_sampling": (0.0, 1.0, True),
     "eval.threshold": (0.0, 1.0, False),
     "eval.n_misclassified": (0, 10_000, True),
     "eval.n_top_ngrams": (0, 10_000, True),

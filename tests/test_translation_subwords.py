@@ -75,3 +75,34 @@ def test_other_tasks_refuse_sentencepiece(
         "run", "--config", config, "--name", tmp_path / "r", "--set", "features.tokenizer=sentencepiece"
     )
     assert_one_line_error(result, "features.tokenizer = 'sentencepiece'", fragment)
+
+
+def test_subword_sampling_resamples_the_training_pairs_each_epoch(subword_run: Path, tmp_path: Path) -> None:
+    from pipeline.translation.featurize import subword_models, training_texts  # noqa: PLC0415
+    from pipeline.translation.subword_batches import SampledPairBatches  # noqa: PLC0415
+
+    run = RunDir.open_existing(subword_run)
+    texts, models = training_texts(run), subword_models(run)
+    assert len(texts[0]) == len(load_arrays(run, "train")["source"])  # the pairs featurize kept
+    first = SampledPairBatches(texts, models, 0.5, 24, 32, seed=3, shuffle=True)
+    again = SampledPairBatches(texts, models, 0.5, 24, 32, seed=3, shuffle=True)
+    assert (first.source == again.source).all()  # seeded: a resumed fit sees the same segmentations
+    best = load_arrays(run, "train")["source"]
+    assert (first.source != best).any(axis=1).mean() > 0.05  # sampled, not always the best segmentation
+    before = first.source.copy()
+    first.on_epoch_end()
+    assert (first.source != before).any()
+    for sampled, text in zip(first.source[:20], texts[0][:20], strict=True):
+        assert models["source"].decode(sampled) == text  # another segmentation of the same sentence
+
+    config = subword_run / "config.toml"
+    sampled = invoke(
+        "run", "--config", config, "--name", tmp_path / "sampled",
+        "--set", "train.subword_sampling=0.2", "--set", "train.epochs=1",
+    )  # fmt: skip
+    assert sampled.exit_code == 0, sampled
+    words = invoke(
+        "train", "--config", config, "--name", tmp_path / "w", "--set", "features.tokenizer=word",
+        "--set", "train.subword_sampling=0.2",
+    )  # fmt: skip
+    assert_one_line_error(words, "train.subword_sampling needs features.tokenizer = 'sentencepiece'")

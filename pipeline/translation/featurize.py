@@ -83,6 +83,20 @@ def subword_models(run: RunDir) -> dict[str, SubwordModel] | None:
     return {side: SubwordModel.load(run.path / name) for side, name in SUBWORD_FILES.items()}
 
 
+def training_texts(run: RunDir) -> tuple[list[str], list[str]]:
+    """The normalised (source, target) texts of the training pairs featurize kept, in order: those whose best
+    segmentation fits `features.sequence_length` (what subword sampling re-encodes each epoch)."""
+    models, length = subword_models(run), run.config["features"]["sequence_length"]
+    frame = read_pairs_split(run, "train")
+    kept: tuple[list[str], list[str]] = ([], [])
+    for source, target in zip(frame["source"], frame["target"], strict=True):
+        source, target = normalize_sentence(source), normalize_sentence(target)
+        if max(len(models["source"].encode(source)), len(models["target"].encode(target))) < length:
+            kept[0].append(source)
+            kept[1].append(target)
+    return kept
+
+
 def _train_subwords(frame: pd.DataFrame, cfg: dict, out_dir) -> dict[str, SubwordModel]:
     """SentencePiece models of the training pairs (both sides cased), one shared or one per side."""
     sources = [normalize_sentence(s) for s in frame["source"]]

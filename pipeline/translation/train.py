@@ -17,13 +17,14 @@ from pipeline.optimizers import make_optimizer
 from pipeline.rundir import RunDir
 from pipeline.stage import TrainingJob, distributed_job, require_loss_monitor, run_train
 from pipeline.stage_keys import FIT_KEYS, FIT_LATER, LegacyKey, StageKeySpec, keys
-from pipeline.translation.featurize import feature_info, load_arrays
+from pipeline.translation.featurize import feature_info, load_arrays, subword_models, training_texts
+from pipeline.translation.subword_batches import SampledPairBatches
 
 KEY = StageKeySpec(
     reads=FIT_KEYS
     + keys(model="kind embed_dim units layers bidirectional dropout num_heads ff_dim")
     + keys(model="attention attention_units max_positions"),
-    later=FIT_LATER,
+    later=FIT_LATER + keys(train="subword_sampling"),
     inputs=("featurize",),
     legacy=LegacyKey(("model", "train"), exclude=("train.sampled_softmax",)),
 )
@@ -56,6 +57,8 @@ def train(run: RunDir, force: bool = False, callbacks: list | None = None) -> No
     """Fit the translator with early stopping on the validation loss; save model.keras."""
     if run.config["train"]["sampled_softmax"]:
         raise PipelineError("train.sampled_softmax applies to language models only; set it to 0")
+    if run.config["train"]["subword_sampling"] and run.config["features"]["tokenizer"] != "sentencepiece":
+        raise PipelineError("train.subword_sampling needs features.tokenizer = 'sentencepiece'")
     require_loss_monitor(run.config["train"], "translators")
     run_train(run, KEY, lambda distribution: _job(run, distribution), force=force, callbacks=callbacks)
 
@@ -65,14 +68,18 @@ def _job(run: RunDir, distribution) -> TrainingJob:
     trim = keras.backend.backend() == "tensorflow"  # compiled backends keep one shape
     replicas = distribution.replicas
     train_arrays = load_arrays(run, "train")
-    train_batches = PairBatches(
-        train_arrays,
-        train_cfg["batch_size"] * replicas,
-        shuffle=True,
-        trim=trim,
-        seed=cfg["seed"],
-        rows_multiple=replicas,
-    )
+    options = {"shuffle": True, "trim": trim, "seed": cfg["seed"], "rows_multiple": replicas}
+    if train_cfg["subword_sampling"]:
+        train_batches = SampledPairBatches(
+            training_texts(run),
+            subword_models(run),
+            train_cfg["subword_sampling"],
+            cfg["features"]["sequence_length"],
+            train_cfg["batch_size"] * replicas,
+            **options,
+        )
+    else:
+        train_batches = PairBatches(train_arrays, train_cfg["batch_size"] * replicas, **options)
     valid_batches = PairBatches(
         load_arrays(run, "valid"), cfg["eval"]["batch_size"] * replicas, trim=trim, rows_multiple=replicas
     )
