@@ -90,3 +90,35 @@ class SubwordModel:
     @classmethod
     def load(cls, path: str | Path) -> SubwordModel:
         return cls(Path(path).read_bytes())
+
+
+WORD_START = "\u2581"  # SentencePiece's "▁": the piece begins a new word
+
+
+def word_groups(pieces: list[str]) -> tuple[list[str], list[list[int]]]:
+    """The words a piece sequence spells and, for each, the positions of its pieces: a word starts at a piece
+    beginning with "▁" (or at the first piece); a reserved piece such as `<end>` is a word of its own."""
+    words: list[str] = []
+    groups: list[list[int]] = []
+    for index, piece in enumerate(pieces):
+        reserved = piece in RESERVED
+        if not groups or reserved or piece.startswith(WORD_START) or words[-1] in RESERVED:
+            words.append(piece if reserved else piece.lstrip(WORD_START))
+            groups.append([index])
+        else:
+            words[-1] += piece
+            groups[-1].append(index)
+    return words, groups
+
+
+def merge_pieces(weights, source_pieces: list[str], output_pieces: list[str]):
+    """Attention weights (..., output pieces, source pieces) summed into (..., output words, source words),
+    with the word labels: each word's row and column is the sum of its pieces'."""
+    import numpy as np  # noqa: PLC0415
+
+    weights = np.asarray(weights)
+    source_words, source_groups = word_groups(source_pieces)
+    output_words, output_groups = word_groups(output_pieces)
+    columns = np.stack([weights[..., group].sum(axis=-1) for group in source_groups], axis=-1)
+    rows = np.stack([columns[..., group, :].sum(axis=-2) for group in output_groups], axis=-2)
+    return rows, source_words, output_words

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from features.subword import SubwordModel
@@ -106,3 +107,37 @@ def test_subword_sampling_resamples_the_training_pairs_each_epoch(subword_run: P
         "--set", "train.subword_sampling=0.2",
     )  # fmt: skip
     assert_one_line_error(words, "train.subword_sampling needs features.tokenizer = 'sentencepiece'")
+
+
+def test_merging_pieces_sums_each_words_rows_and_columns() -> None:
+    from features.subword import merge_pieces, word_groups  # noqa: PLC0415
+
+    assert word_groups(["▁Zor", "bl", "ax", "▁eats", "<end>"]) == (
+        ["Zorblax", "eats", "<end>"],
+        [[0, 1, 2], [3], [4]],
+    )
+    weights = np.arange(15, dtype="float32").reshape(3, 5)  # output pieces x source pieces
+    merged, source_words, output_words = merge_pieces(
+        weights, ["▁Zor", "bl", "ax", "▁eats", "<end>"], ["▁Come", "s", "▁pan"]
+    )
+    assert source_words == ["Zorblax", "eats", "<end>"] and output_words == ["Comes", "pan"]
+    np.testing.assert_array_equal(merged, [[0 + 1 + 2 + 5 + 6 + 7, 3 + 8, 4 + 9], [10 + 11 + 12, 13, 14]])
+    layered = np.stack([weights, 2 * weights])[None]  # (1 layer, 2 heads, outputs, sources)
+    assert merge_pieces(layered, ["▁a", "b", "▁c", "d", "e"], ["▁x", "▁y", "z"])[0].shape == (1, 2, 2, 2)
+
+
+def test_the_attention_map_can_merge_pieces_into_words(subword_run: Path, tmp_path: Path) -> None:
+    picture = tmp_path / "merged.png"
+    merged = invoke(
+        "translate",
+        "--run",
+        subword_run,
+        "we are eating bread",
+        "--plot-attention",
+        picture,
+        "--merge-pieces",
+    )
+    assert merged.exit_code == 0, merged
+    assert picture.stat().st_size > 1000
+    alone = invoke("translate", "--run", subword_run, "we are eating bread", "--merge-pieces")
+    assert_one_line_error(alone, "--merge-pieces", "--plot-attention")

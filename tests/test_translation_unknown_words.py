@@ -87,3 +87,16 @@ def test_the_cli_reports_unknown_outputs_and_can_leave_them_out(names_run: Path)
     off = invoke("translate", "--run", names_run, "--no-unk-replacement", "we are eating bread Zorblax")
     assert off.exit_code == 0, off
     assert "Zorblax" not in off.stdout and "0 of 1 replaced" in off.stderr
+
+
+def test_merging_pieces_is_refused_for_a_word_run(names_run: Path, tmp_path: Path) -> None:
+    result = invoke(
+        "translate",
+        "--run",
+        names_run,
+        "we are eating bread",
+        "--plot-attention",
+        tmp_path / "a.png",
+        "--merge-pieces",
+    )
+    assert result.exit_code != 0 and "needs a SentencePiece run" in result.stderr

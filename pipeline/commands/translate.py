@@ -21,6 +21,9 @@ from pipeline.errors import PipelineError
 @click.option("--plot-attention", "plot_path", default=None, help="PNG of the alignment (one sentence only).")
 @click.option("--layer", type=int, default=None, help="Transformer: plot this decoder layer only (from 0).")
 @click.option("--head", type=int, default=None, help="Transformer: plot this attention head only (from 0).")
+@click.option(
+    "--merge-pieces", is_flag=True, help="SentencePiece runs: one row/column per word in --plot-attention."
+)
 @click.option("--no-cache", is_flag=True, help="Transformer: rerun the decoder on the prefix at each step.")
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--strict", is_flag=True, help="Refuse the input if one sentence has only unknown words.")
@@ -40,6 +43,7 @@ def translate(
     plot_path,
     layer,
     head,
+    merge_pieces,
     no_cache,
     batch_size,
     strict,
@@ -82,6 +86,8 @@ def translate(
         lines = list(sentences)
     if plot_path and len(lines) != 1:
         raise PipelineError("--plot-attention draws one sentence: give exactly one")
+    if merge_pieces and not plot_path:
+        raise PipelineError("--merge-pieces shapes the --plot-attention map; give --plot-attention too")
     translator = load_run(run_path, task="translation")
     results = translator.translate(
         lines,
@@ -96,7 +102,9 @@ def translate(
     if plot_path:
         if results[0].skipped_reason:
             raise PipelineError(f"sentence 1: {results[0].skipped_reason}; no attention map to draw")
-        translator.plot_attention(results[0], Path(plot_path), layer=layer, head=head)
+        translator.plot_attention(
+            results[0], Path(plot_path), layer=layer, head=head, merge_pieces=merge_pieces
+        )
         click.echo(f"wrote the attention map to {plot_path}", err=True)
     text = "".join(f"{result.text}\n" for result in results)
     if output_path and output_path != "-":

@@ -9,6 +9,7 @@ Transformer: the last decoder layer's cross-attention averaged over heads). On b
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ import numpy as np
 import models.seq2seq  # noqa: F401 - registers its layers (and the attention layers) for loading
 from data.progress import progress as progress_bar
 from features.sequences import pad_ids
+from features.subword import merge_pieces as _merge
 from features.translation_text import detokenize, normalize_sentence
 from features.vocabulary import END_ID, UNK, UNK_ID, Vocabulary
 from models.layers.transformer_cross_decoder import TransformerCrossDecoder
@@ -234,11 +236,31 @@ class Translator:
         return results  # type: ignore[return-value]
 
     def plot_attention(
-        self, result: TranslationResult, path, layer: int | None = None, head: int | None = None
+        self,
+        result: TranslationResult,
+        path,
+        layer: int | None = None,
+        head: int | None = None,
+        merge_pieces: bool = False,
     ) -> None:
         """The alignment of one translation as a heatmap PNG (output tokens x source tokens). For a
-        Transformer: a grid of layers x heads of the cross-attention, or the one `layer`/`head` picks."""
+        Transformer: a grid of layers x heads of the cross-attention, or the one `layer`/`head` picks. A
+        SentencePiece run labels the axes with pieces; `merge_pieces` sums each word's pieces into one row
+        and column, labelled with the word."""
         from pipeline.plots import plot_attention, plot_attention_grid  # noqa: PLC0415 - matplotlib
+
+        if merge_pieces and self.subwords is None:
+            raise PipelineError("--merge-pieces needs a SentencePiece run; this one reads words")
+        if merge_pieces:
+            weights = result.attention
+            if weights.ndim == 4:  # (steps, layers, heads, source) -> (layers, heads, steps, source)
+                weights = weights.transpose(1, 2, 0, 3)
+            merged, source_words, output_words = _merge(weights, result.source_tokens, result.tokens)
+            if merged.ndim == 4:
+                merged = merged.transpose(2, 0, 1, 3)
+            result = dataclasses.replace(
+                result, attention=merged, source_tokens=source_words, tokens=output_words
+            )
 
         if not self.transformer and self.stepper().attention is None:
             raise PipelineError(f"{self.run.path}: this model has no attention (model.attention = 'none')")
