@@ -17,6 +17,7 @@ import numpy as np
 
 from bench import common
 from bench.beam_speed import beam_speeds, run_batches
+from bench.names_numbers import carried_share, substitution_set
 from bench.transformer_cache_speed import cache_report_lines, cache_speedups, interleaved_medians
 
 CONFIGS = ["translate-seq2seq", "translate-additive", "translate-dot", "translate-transformer"]
@@ -50,6 +51,8 @@ def decoding_speed(run: str) -> dict:
     )
     example = translator.translate([EXAMPLE], beam=4)[0]
     out["example"] = example.text
+    cases = substitution_set(read_pairs_split(translator.run, "test"), translator.source_vocab, seed=0)
+    out["names_numbers"] = carried_share(translator, cases)
     if translator.transformer:
         out["cache"] = cache_speedups(translator, sources)
     return out
@@ -110,6 +113,31 @@ def write_report(results: dict) -> None:
                     f"{loop['python_sentences_per_second']:.1f}",
                     f"{loop['speedup']:.2f}x",
                     "yes" if loop["same_hypotheses"] else f"no ({loop['differing']} differ)",
+                )
+            )
+    checks = [
+        (name, row["speed"]["names_numbers"])
+        for name, row in results["runs"].items()
+        if "names_numbers" in row.get("speed", {})
+    ]
+    if checks:
+        lines += [
+            "",
+            "Names and numbers outside the word vocabulary (`bench/names_numbers.py`: test sources with a name or a "
+            "number replaced by a made-up name or a random number, seed 0), greedy: the share of outputs holding "
+            "it exactly as written; with unk replacement on (the default):",
+            "",
+            *common.md_table("config | cases | carried | names | numbers | set SHA-256"),
+        ]
+        for name, check in checks:
+            lines.append(
+                common.md_row(
+                    name,
+                    check["cases"],
+                    f"{check['share']:.1%}",
+                    f"{check['name']['share']:.1%} of {check['name']['cases']}",
+                    f"{check['number']['share']:.1%} of {check['number']['cases']}",
+                    check["sha256"][:16],
                 )
             )
     cache = results["runs"].get("translate-transformer", {}).get("speed", {}).get("cache")

@@ -100,3 +100,20 @@ def test_merging_pieces_is_refused_for_a_word_run(names_run: Path, tmp_path: Pat
         "--merge-pieces",
     )
     assert result.exit_code != 0 and "needs a SentencePiece run" in result.stderr
+
+
+def test_the_name_and_number_check_counts_exact_copies(names_run: Path) -> None:
+    from bench.names_numbers import carried_share, substitution_set  # noqa: PLC0415
+    from pipeline.translation.featurize import read_pairs_split  # noqa: PLC0415
+
+    translator = load_run(names_run)
+    frame = read_pairs_split(translator.run, "test")
+    cases = substitution_set(frame, translator.source_vocab, seed=0)
+    assert cases and cases == substitution_set(frame, translator.source_vocab, seed=0)  # seeded
+    assert all(case["inserted"].lower() not in translator.source_vocab for case in cases)
+    assert all(case["inserted"] in case["source"] for case in cases)
+    figures = carried_share(translator, cases)
+    assert figures["cases"] == len(cases) and figures["name"]["cases"] == len(cases)  # the toy has no digits
+    assert figures["share"] >= 0.8  # the names at the ends of sentences come through unk replacement
+    without = translator.translate([case["source"] for case in cases], replace_unknown=False)
+    assert sum(case["inserted"] in r.text for case, r in zip(cases, without, strict=True)) == 0
