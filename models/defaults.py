@@ -21,7 +21,7 @@ MODEL_DEFAULTS: dict[str, Any] = {
     "ff_dim": 128,
     "pooling": "mean",  # transformer: mean or max over the tokens
     "rnn_pooling": "last",  # recurrent: the final state (last), or mean / max / max_mean / concat (last+max+mean)
-    "tie_embeddings": False,  # language model: the output layer reuses the token table
+    "tie_embeddings": False,  # language models and translators: the output layer reuses the token table
     "attention": "additive",  # translation (recurrent): none | additive (Bahdanau) | dot | general (Luong)
     "attention_units": 0,  # translation, additive attention: hidden size of f_att (0 = decoder units)
     "max_positions": 0,  # translation Transformer: position table size (0 = features.sequence_length)

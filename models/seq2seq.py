@@ -24,6 +24,8 @@ from keras import ops
 
 from models.builders import positive_int, rate
 from models.layers.attention import AdditiveAttention, DotAttention
+from models.layers.tied_output import TiedOutput
+from models.translator_output import check_shared_sizes, output_logits, tie_flag
 
 SEQ2SEQ_KINDS = ("gru", "lstm")
 ATTENTION_KINDS = ("none", "additive", "dot", "general")
@@ -36,6 +38,7 @@ SEQ2SEQ_DEFAULTS: dict[str, Any] = {
     "units": 256,
     "attention_units": 0,  # additive: hidden size of f_att (0 = the decoder's units)
     "dropout": 0.1,
+    "tie_embeddings": False,  # the logits from the target token table (a projection to embed_dim first)
 }
 
 _RECURRENT = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
@@ -53,14 +56,18 @@ class ShiftStates(keras.layers.Layer):
         return mask[0] if isinstance(mask, (list, tuple)) else mask
 
 
-def build_seq2seq(model_cfg: dict, source_vocabulary_size: int, target_vocabulary_size: int) -> keras.Model:
+def build_seq2seq(
+    model_cfg: dict, source_vocabulary_size: int, target_vocabulary_size: int, shared_vocabulary: bool = False
+) -> keras.Model:
     """An encoder-decoder translator; see the module docstring.
 
     Args:
         model_cfg: `kind` ("gru" or "lstm"), `attention` ("none", "additive", "dot", "general"),
-            `bidirectional`, `embed_dim`, `units`, `attention_units`, `dropout` (SEQ2SEQ_DEFAULTS).
-            Unknown keys are ignored.
+            `bidirectional`, `embed_dim`, `units`, `attention_units`, `dropout`, `tie_embeddings`
+            (SEQ2SEQ_DEFAULTS). Unknown keys are ignored.
         source_vocabulary_size / target_vocabulary_size: numbers of ids, padding included.
+        shared_vocabulary: one vocabulary over both sides; with `tie_embeddings` the encoder then embeds
+            with the decoder's (tied) token table too.
 
     Example:
     >>> model = build_seq2seq({"attention": "additive", "units": 32}, 500, 600)
@@ -81,13 +88,29 @@ def build_seq2seq(model_cfg: dict, source_vocabulary_size: int, target_vocabular
     bidirectional = bool(cfg["bidirectional"])
     recurrent = _RECURRENT[cfg["kind"]]
     decoder_units = units * (2 if bidirectional else 1)
+    tie = tie_flag(cfg)
+    share = tie and shared_vocabulary
+    check_shared_sizes(share, source_vocabulary_size, target_vocabulary_size)
 
     source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
+    if tie:
+        table = keras.layers.Embedding(
+            target_vocabulary_size, embed_dim, mask_zero=True, name="target_token_table"
+        )
+        target_layer = TiedOutput(table, name="target_embedding")
+    else:
+        target_layer = keras.layers.Embedding(
+            target_vocabulary_size, embed_dim, mask_zero=True, name="target_embedding"
+        )
+    if share:
+        source_layer = target_layer
+    else:
+        source_layer = keras.layers.Embedding(
+            source_vocabulary_size, embed_dim, mask_zero=True, name="source_embedding"
+        )
 
-    x = keras.layers.Embedding(source_vocabulary_size, embed_dim, mask_zero=True, name="source_embedding")(
-        source_ids
-    )
+    x = source_layer(source_ids)
     x = keras.layers.Dropout(dropout, name="source_dropout")(x)
     encoder_layer = recurrent(units, return_sequences=True, return_state=True, name="encoder")
     if bidirectional:
@@ -101,9 +124,7 @@ def build_seq2seq(model_cfg: dict, source_vocabulary_size: int, target_vocabular
     else:
         encoder_outputs, *states = encoder_layer(x)
 
-    y = keras.layers.Embedding(target_vocabulary_size, embed_dim, mask_zero=True, name="target_embedding")(
-        target_in
-    )
+    y = target_layer(target_in)
     y = keras.layers.Dropout(dropout, name="target_dropout")(y)
     decoder_outputs, *_ = recurrent(decoder_units, return_sequences=True, return_state=True, name="decoder")(
         y, initial_state=states
@@ -120,7 +141,7 @@ def build_seq2seq(model_cfg: dict, source_vocabulary_size: int, target_vocabular
         combined = keras.layers.Concatenate(name="state_and_context")([decoder_outputs, context])
         decoder_outputs = keras.layers.Dense(decoder_units, activation="tanh", name="attentional")(combined)
     x = keras.layers.Dropout(dropout, name="output_dropout")(decoder_outputs)
-    logits = keras.layers.Dense(target_vocabulary_size, dtype="float32", name="logits")(x)
+    logits = output_logits(x, target_layer if tie else None, embed_dim, target_vocabulary_size)
     name = f"{cfg['kind']}_seq2seq" + ("" if cfg["attention"] == "none" else f"_{cfg['attention']}_attention")
     return keras.Model([source_ids, target_in], logits, name=name)
 

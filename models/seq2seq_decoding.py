@@ -16,6 +16,7 @@ from keras import ops
 
 from models.beam_loop import decode_beam_compiled
 from models.greedy_loop import END_ID, NEVER_OUTPUT, PAD_ID, START_ID, decode_greedy_compiled
+from models.translator_output import logits_function, target_embedding
 
 
 class Seq2SeqStepper(keras.Model):
@@ -42,11 +43,11 @@ class Seq2SeqStepper(keras.Model):
             encoded = layers["encoder"].output
             states = list(encoded[1:])
         self.encoder = keras.Model(source_ids, [encoded[0], *states], name="encoder_part")
-        self.target_embedding = layers["target_embedding"]
+        self.target_embedding = target_embedding(model)
         self.decoder_cell = layers["decoder"].cell
         self.attention = layers.get("attention")
         self.attentional = layers.get("attentional")
-        self.logits_layer = layers["logits"]
+        self.logits = logits_function(model)
         self.additive = self.attention is not None and type(self.attention).__name__ == "AdditiveAttention"
         self.state_count = len(states)
         self.built = True
@@ -70,7 +71,7 @@ class Seq2SeqStepper(keras.Model):
             combined = ops.concatenate([output, ops.cast(context[:, 0], output.dtype)], axis=-1)
             output = self.attentional(combined)
             weights = weights[:, 0]
-        logits = ops.cast(self.logits_layer(output), "float32")
+        logits = self.logits(output)
         return {
             "log_probs": ops.log_softmax(logits, axis=-1),
             "states": tuple(new_states),

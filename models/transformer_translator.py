@@ -24,8 +24,16 @@ from keras import ops
 from models.builders import positive_int, rate, transformer_sizes
 from models.language_models import bucket_length
 from models.layers.positional_embedding import PositionalEmbedding
+from models.layers.tied_output import TiedOutput
 from models.layers.transformer_cross_decoder import TransformerCrossDecoder
 from models.layers.transformer_encoder import TransformerEncoder
+from models.translator_output import (
+    check_shared_sizes,
+    logits_function,
+    output_logits,
+    target_embedding,
+    tie_flag,
+)
 
 TRANSFORMER_TRANSLATOR_DEFAULTS: dict[str, Any] = {
     "embed_dim": 128,
@@ -33,41 +41,65 @@ TRANSFORMER_TRANSLATOR_DEFAULTS: dict[str, Any] = {
     "ff_dim": 512,
     "layers": 2,
     "dropout": 0.1,
+    "tie_embeddings": False,
 }
 
 
 def build_transformer_translator(
-    model_cfg: dict, source_vocabulary_size: int, target_vocabulary_size: int, max_length: int
+    model_cfg: dict,
+    source_vocabulary_size: int,
+    target_vocabulary_size: int,
+    max_length: int,
+    shared_vocabulary: bool = False,
 ) -> keras.Model:
-    """An encoder-decoder Transformer; see the module docstring. `max_length` sizes both position tables."""
+    """An encoder-decoder Transformer; see the module docstring. `max_length` sizes both position tables.
+
+    With `model_cfg["tie_embeddings"]` the logits come from the decoder's token table (transposed, plus a
+    per-token bias); with `shared_vocabulary` as well (one vocabulary over both sides, equal sizes) the
+    encoder embeds with that same layer, token and position tables included (three-way tying).
+    """
     cfg = {**TRANSFORMER_TRANSLATOR_DEFAULTS, **model_cfg}
     embed_dim = positive_int("embed_dim", cfg["embed_dim"])
     num_heads, ff_dim = transformer_sizes(cfg, embed_dim)
     num_layers = positive_int("layers", cfg["layers"])
     dropout = rate("dropout", cfg["dropout"])
     max_length = positive_int("max_length", max_length)
+    tie = tie_flag(cfg)
+    share = tie and shared_vocabulary
+    check_shared_sizes(share, source_vocabulary_size, target_vocabulary_size)
 
     source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
-    x = PositionalEmbedding(
-        source_vocabulary_size, max_length, embed_dim, mask_zero=True, name="source_embedding"
-    )(source_ids)
+    if tie:
+        table = PositionalEmbedding(
+            target_vocabulary_size, max_length, embed_dim, mask_zero=True, name="target_token_table"
+        )
+        target_layer = TiedOutput(table, name="target_embedding")
+    else:
+        target_layer = PositionalEmbedding(
+            target_vocabulary_size, max_length, embed_dim, mask_zero=True, name="target_embedding"
+        )
+    if share:
+        source_layer = target_layer
+    else:
+        source_layer = PositionalEmbedding(
+            source_vocabulary_size, max_length, embed_dim, mask_zero=True, name="source_embedding"
+        )
+    x = source_layer(source_ids)
     x = keras.layers.Dropout(dropout, name="source_dropout")(x)
     for index in range(num_layers):
         x = TransformerEncoder(ff_dim, num_heads, dropout, normalize_first=True, name=f"encoder_{index}")(x)
     encoded = keras.layers.LayerNormalization(epsilon=1e-5, name="encoder_norm")(x)
     source_mask = keras.layers.Identity(name="source_mask")(ops.not_equal(source_ids, 0))
 
-    y = PositionalEmbedding(
-        target_vocabulary_size, max_length, embed_dim, mask_zero=True, name="target_embedding"
-    )(target_in)
+    y = target_layer(target_in)
     y = keras.layers.Dropout(dropout, name="target_dropout")(y)
     for index in range(num_layers):
         y = TransformerCrossDecoder(
             ff_dim, num_heads, dropout, normalize_first=True, name=f"decoder_{index}"
         )(y, encoded, encoder_mask=source_mask)
     y = keras.layers.LayerNormalization(epsilon=1e-5, name="decoder_norm")(y)
-    logits = keras.layers.Dense(target_vocabulary_size, dtype="float32", name="logits")(y)
+    logits = output_logits(y, target_layer if tie else None, embed_dim, target_vocabulary_size)
     return keras.Model([source_ids, target_in], logits, name="transformer_translator")
 
 
@@ -92,10 +124,10 @@ class TransformerTranslatorStepper(keras.Model):
         self.translator = model
         self.use_cache = bool(use_cache)
         self.encoder = keras.Model(model.inputs[0], layers["encoder_norm"].output, name="encoder_part")
-        self.target_embedding = layers["target_embedding"]
+        self.target_embedding = target_embedding(model)
         self.decoders = [layer for layer in model.layers if isinstance(layer, TransformerCrossDecoder)]
         self.decoder_norm = layers["decoder_norm"]
-        self.logits_layer = layers["logits"]
+        self.logits = logits_function(model)
         self.max_length = self.target_embedding.sequence_length
         self.attention = True  # for the Translator: this model has attention maps
         self.built = True
@@ -142,7 +174,7 @@ class TransformerTranslatorStepper(keras.Model):
                 weights.append(ops.take(attention, index, axis=2))
             last = ops.take(x, index, axis=1)
             new_states = (prefix, positions + 1)
-        logits = ops.cast(self.logits_layer(self.decoder_norm(last)), "float32")
+        logits = self.logits(self.decoder_norm(last))
         return {
             "log_probs": ops.log_softmax(logits, axis=-1),
             "states": new_states,

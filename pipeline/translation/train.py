@@ -24,7 +24,7 @@ KEY = StageKeySpec(
     reads=FIT_KEYS
     + keys(model="kind embed_dim units layers bidirectional dropout num_heads ff_dim")
     + keys(model="attention attention_units max_positions"),
-    later=FIT_LATER + keys(train="subword_sampling"),
+    later=FIT_LATER + keys(train="subword_sampling") + keys(model="tie_embeddings"),
     inputs=("featurize",),
     legacy=LegacyKey(("model", "train"), exclude=("train.sampled_softmax",)),
 )
@@ -38,11 +38,14 @@ def build_translator(model_cfg: dict, info: dict) -> keras.Model:
             f"model.kind '{model_cfg['kind']}' cannot translate; use one of {', '.join(TRANSLATOR_KINDS)}"
         )
     sizes = (info["source_vocabulary_size"], info["target_vocabulary_size"])
+    shared = bool(info.get("shared_vocab", False))
     try:
         if model_cfg["kind"] == "transformer":
             positions = max(model_cfg["max_positions"], info["sequence_length"])
-            return build_transformer_translator(model_cfg, *sizes, max_length=positions)
-        return build_seq2seq(model_cfg, *sizes)
+            return build_transformer_translator(
+                model_cfg, *sizes, max_length=positions, shared_vocabulary=shared
+            )
+        return build_seq2seq(model_cfg, *sizes, shared_vocabulary=shared)
     except ValueError as error:
         raise PipelineError(f"model: {error}") from None
 
