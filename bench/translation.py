@@ -20,7 +20,16 @@ from bench.beam_speed import beam_speeds, run_batches
 from bench.names_numbers import carried_share, substitution_set
 from bench.transformer_cache_speed import cache_report_lines, cache_speedups, interleaved_medians
 
-CONFIGS = ["translate-seq2seq", "translate-additive", "translate-dot", "translate-transformer"]
+CONFIGS = [
+    "translate-seq2seq",
+    "translate-additive",
+    "translate-dot",
+    "translate-transformer",
+    "translate-transformer-sp",  # shared unigram pieces, the same seconds as translate-transformer
+    "translate-transformer-sp8k-tied",
+    "translate-transformer-sp4k-tied",
+    "translate-transformer-sp16k-tied",
+]
 REPORT = Path("reports/translation.md")
 RESULTS = Path("reports/translation.json")
 LOGS = Path("reports/logs")
@@ -58,6 +67,14 @@ def decoding_speed(run: str) -> dict:
     return out
 
 
+def _epochs(train: dict) -> str:
+    """Epochs trained, and why it stopped when the time budget cut it (the CPU's speed varies by day)."""
+    trained = train.get("epochs_trained", train.get("epochs_run", "-"))
+    if train.get("stopped_by") == "time_budget":
+        return f"{trained} (time budget)"
+    return str(trained)
+
+
 def write_report(results: dict) -> None:
     lines = [
         "# Translation benchmark",
@@ -65,10 +82,12 @@ def write_report(results: dict) -> None:
         f"Command: `make bench-translation` (= `python -m bench.translation`; the last column gives each row's own "
         f"command and date), {results['machine']}. English -> Spanish, Tatoeba test "
         "split (grouped by English sentence), sacrebleu cased and detokenised. Single seeded runs; speeds are "
-        "medians of 3.",
+        "medians of 3. Rows cut by a time budget (`train.max_seconds`) depend on the machine's speed that day, "
+        "which varies here (an epoch of translate-transformer took about 190 s when its row was measured, 290-480 s "
+        "on 2026-12-03): compare such rows only with rows of the same date.",
         "",
         *common.md_table(
-            "config | BLEU | single-ref BLEU | chrF | BLEU 1-4 / 5-8 / 9-12 / 13+ | parameters | train s | "
+            "config | BLEU | single-ref BLEU | chrF | BLEU 1-4 / 5-8 / 9-12 / 13+ | parameters | train s | epochs | "
             'sentences/s greedy / beam 4 | "we are eating bread" | measured by'
         ),
     ]
@@ -84,6 +103,7 @@ def write_report(results: dict) -> None:
                 buckets,
                 f"{t['parameters']:,}",
                 f"{t['train_seconds']:.0f}",
+                _epochs(t),
                 f"{s.get('beam1_sentences_per_second', 0):.1f} / {s.get('beam4_sentences_per_second', 0):.1f}",
                 s.get("example", "-"),
                 f"`{row.get('command', '-')}` {row.get('measured', '')}",
