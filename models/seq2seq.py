@@ -94,21 +94,27 @@ def build_seq2seq(
 
     source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
-    if tie:
+
+    def target_table() -> keras.layers.Layer:
+        """The decoder's token layer (a TiedOutput around it when tied), made where the untied model always
+        made it: layers draw their initialisers' seeds as they are made, so the order keeps seeded models."""
+        if not tie:
+            return keras.layers.Embedding(
+                target_vocabulary_size, embed_dim, mask_zero=True, name="target_embedding"
+            )
         table = keras.layers.Embedding(
             target_vocabulary_size, embed_dim, mask_zero=True, name="target_token_table"
         )
-        target_layer = TiedOutput(table, name="target_embedding")
-    else:
-        target_layer = keras.layers.Embedding(
-            target_vocabulary_size, embed_dim, mask_zero=True, name="target_embedding"
-        )
-    if share:
-        source_layer = target_layer
-    else:
-        source_layer = keras.layers.Embedding(
+        return TiedOutput(table, name="target_embedding")
+
+    target_layer = target_table() if share else None
+    source_layer = (
+        target_layer
+        if share
+        else keras.layers.Embedding(
             source_vocabulary_size, embed_dim, mask_zero=True, name="source_embedding"
         )
+    )
 
     x = source_layer(source_ids)
     x = keras.layers.Dropout(dropout, name="source_dropout")(x)
@@ -124,6 +130,8 @@ def build_seq2seq(
     else:
         encoder_outputs, *states = encoder_layer(x)
 
+    if target_layer is None:
+        target_layer = target_table()
     y = target_layer(target_in)
     y = keras.layers.Dropout(dropout, name="target_dropout")(y)
     decoder_outputs, *_ = recurrent(decoder_units, return_sequences=True, return_state=True, name="decoder")(

@@ -47,6 +47,7 @@ class Seq2SeqStepper(keras.Model):
         self.decoder_cell = layers["decoder"].cell
         self.attention = layers.get("attention")
         self.attentional = layers.get("attentional")
+        self.logits_layer = layers["logits"]  # the Dense, or the float32 cast after a tied table
         self.logits = logits_function(model)
         self.additive = self.attention is not None and type(self.attention).__name__ == "AdditiveAttention"
         self.state_count = len(states)

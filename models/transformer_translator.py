@@ -70,21 +70,27 @@ def build_transformer_translator(
 
     source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
-    if tie:
+
+    def target_table() -> keras.layers.Layer:
+        """The decoder's token layer (a TiedOutput around it when tied), made where the untied model always
+        made it: layers draw their initialisers' seeds as they are made, so the order keeps seeded models."""
+        if not tie:
+            return PositionalEmbedding(
+                target_vocabulary_size, max_length, embed_dim, mask_zero=True, name="target_embedding"
+            )
         table = PositionalEmbedding(
             target_vocabulary_size, max_length, embed_dim, mask_zero=True, name="target_token_table"
         )
-        target_layer = TiedOutput(table, name="target_embedding")
-    else:
-        target_layer = PositionalEmbedding(
-            target_vocabulary_size, max_length, embed_dim, mask_zero=True, name="target_embedding"
-        )
-    if share:
-        source_layer = target_layer
-    else:
-        source_layer = PositionalEmbedding(
+        return TiedOutput(table, name="target_embedding")
+
+    target_layer = target_table() if share else None
+    source_layer = (
+        target_layer
+        if share
+        else PositionalEmbedding(
             source_vocabulary_size, max_length, embed_dim, mask_zero=True, name="source_embedding"
         )
+    )
     x = source_layer(source_ids)
     x = keras.layers.Dropout(dropout, name="source_dropout")(x)
     for index in range(num_layers):
@@ -92,6 +98,8 @@ def build_transformer_translator(
     encoded = keras.layers.LayerNormalization(epsilon=1e-5, name="encoder_norm")(x)
     source_mask = keras.layers.Identity(name="source_mask")(ops.not_equal(source_ids, 0))
 
+    if target_layer is None:
+        target_layer = target_table()
     y = target_layer(target_in)
     y = keras.layers.Dropout(dropout, name="target_dropout")(y)
     for index in range(num_layers):
@@ -127,6 +135,7 @@ class TransformerTranslatorStepper(keras.Model):
         self.target_embedding = target_embedding(model)
         self.decoders = [layer for layer in model.layers if isinstance(layer, TransformerCrossDecoder)]
         self.decoder_norm = layers["decoder_norm"]
+        self.logits_layer = layers["logits"]  # the Dense, or the float32 cast after a tied table
         self.logits = logits_function(model)
         self.max_length = self.target_embedding.sequence_length
         self.attention = True  # for the Translator: this model has attention maps
