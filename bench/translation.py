@@ -71,7 +71,7 @@ def _epochs(train: dict) -> str:
     """Epochs trained, and why it stopped when the time budget cut it (the CPU's speed varies by day)."""
     trained = train.get("epochs_trained", train.get("epochs_run", "-"))
     if train.get("stopped_by") == "time_budget":
-        return f"{trained} (time budget)"
+        return f"{trained} (time budget, trained {train.get('finished', '')[:10]})"
     return str(trained)
 
 
@@ -84,7 +84,7 @@ def write_report(results: dict) -> None:
         "split (grouped by English sentence), sacrebleu cased and detokenised. Single seeded runs; speeds are "
         "medians of 3. Rows cut by a time budget (`train.max_seconds`) depend on the machine's speed that day, "
         "which varies here (an epoch of translate-transformer took about 190 s when its row was measured, 290-480 s "
-        "on 2026-12-03): compare such rows only with rows of the same date.",
+        "on 2026-12-03): compare such rows only with rows trained the same day.",
         "",
         *common.md_table(
             "config | BLEU | single-ref BLEU | chrF | BLEU 1-4 / 5-8 / 9-12 / 13+ | parameters | train s | epochs | "
