@@ -24,8 +24,7 @@ from keras import ops
 
 from models.builders import positive_int, rate
 from models.layers.attention import AdditiveAttention, DotAttention
-from models.layers.tied_output import TiedOutput
-from models.translator_output import check_shared_sizes, output_logits, tie_flag
+from models.translator_output import output_logits, tie_flag, token_layers
 
 SEQ2SEQ_KINDS = ("gru", "lstm")
 ATTENTION_KINDS = ("none", "additive", "dot", "general")
@@ -89,31 +88,16 @@ def build_seq2seq(
     recurrent = _RECURRENT[cfg["kind"]]
     decoder_units = units * (2 if bidirectional else 1)
     tie = tie_flag(cfg)
-    share = tie and shared_vocabulary
-    check_shared_sizes(share, source_vocabulary_size, target_vocabulary_size)
 
     source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
 
-    def target_table() -> keras.layers.Layer:
-        """The decoder's token layer (a TiedOutput around it when tied), made where the untied model always
-        made it: layers draw their initialisers' seeds as they are made, so the order keeps seeded models."""
-        if not tie:
-            return keras.layers.Embedding(
-                target_vocabulary_size, embed_dim, mask_zero=True, name="target_embedding"
-            )
-        table = keras.layers.Embedding(
-            target_vocabulary_size, embed_dim, mask_zero=True, name="target_token_table"
-        )
-        return TiedOutput(table, name="target_embedding")
-
-    target_layer = target_table() if share else None
-    source_layer = (
-        target_layer
-        if share
-        else keras.layers.Embedding(
-            source_vocabulary_size, embed_dim, mask_zero=True, name="source_embedding"
-        )
+    source_layer, the_target_layer = token_layers(
+        lambda size, name: keras.layers.Embedding(size, embed_dim, mask_zero=True, name=name),
+        tie,
+        shared_vocabulary,
+        source_vocabulary_size,
+        target_vocabulary_size,
     )
 
     x = source_layer(source_ids)
@@ -130,9 +114,7 @@ def build_seq2seq(
     else:
         encoder_outputs, *states = encoder_layer(x)
 
-    if target_layer is None:
-        target_layer = target_table()
-    y = target_layer(target_in)
+    y = the_target_layer()(target_in)
     y = keras.layers.Dropout(dropout, name="target_dropout")(y)
     decoder_outputs, *_ = recurrent(decoder_units, return_sequences=True, return_state=True, name="decoder")(
         y, initial_state=states
@@ -149,7 +131,7 @@ def build_seq2seq(
         combined = keras.layers.Concatenate(name="state_and_context")([decoder_outputs, context])
         decoder_outputs = keras.layers.Dense(decoder_units, activation="tanh", name="attentional")(combined)
     x = keras.layers.Dropout(dropout, name="output_dropout")(decoder_outputs)
-    logits = output_logits(x, target_layer if tie else None, embed_dim, target_vocabulary_size)
+    logits = output_logits(x, the_target_layer() if tie else None, embed_dim, target_vocabulary_size)
     name = f"{cfg['kind']}_seq2seq" + ("" if cfg["attention"] == "none" else f"_{cfg['attention']}_attention")
     return keras.Model([source_ids, target_in], logits, name=name)
 

@@ -24,15 +24,14 @@ from keras import ops
 from models.builders import positive_int, rate, transformer_sizes
 from models.language_models import bucket_length
 from models.layers.positional_embedding import PositionalEmbedding
-from models.layers.tied_output import TiedOutput
 from models.layers.transformer_cross_decoder import TransformerCrossDecoder
 from models.layers.transformer_encoder import TransformerEncoder
 from models.translator_output import (
-    check_shared_sizes,
     logits_function,
     output_logits,
     target_embedding,
     tie_flag,
+    token_layers,
 )
 
 TRANSFORMER_TRANSLATOR_DEFAULTS: dict[str, Any] = {
@@ -65,31 +64,16 @@ def build_transformer_translator(
     dropout = rate("dropout", cfg["dropout"])
     max_length = positive_int("max_length", max_length)
     tie = tie_flag(cfg)
-    share = tie and shared_vocabulary
-    check_shared_sizes(share, source_vocabulary_size, target_vocabulary_size)
 
     source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
 
-    def target_table() -> keras.layers.Layer:
-        """The decoder's token layer (a TiedOutput around it when tied), made where the untied model always
-        made it: layers draw their initialisers' seeds as they are made, so the order keeps seeded models."""
-        if not tie:
-            return PositionalEmbedding(
-                target_vocabulary_size, max_length, embed_dim, mask_zero=True, name="target_embedding"
-            )
-        table = PositionalEmbedding(
-            target_vocabulary_size, max_length, embed_dim, mask_zero=True, name="target_token_table"
-        )
-        return TiedOutput(table, name="target_embedding")
-
-    target_layer = target_table() if share else None
-    source_layer = (
-        target_layer
-        if share
-        else PositionalEmbedding(
-            source_vocabulary_size, max_length, embed_dim, mask_zero=True, name="source_embedding"
-        )
+    source_layer, the_target_layer = token_layers(
+        lambda size, name: PositionalEmbedding(size, max_length, embed_dim, mask_zero=True, name=name),
+        tie,
+        shared_vocabulary,
+        source_vocabulary_size,
+        target_vocabulary_size,
     )
     x = source_layer(source_ids)
     x = keras.layers.Dropout(dropout, name="source_dropout")(x)
@@ -98,16 +82,14 @@ def build_transformer_translator(
     encoded = keras.layers.LayerNormalization(epsilon=1e-5, name="encoder_norm")(x)
     source_mask = keras.layers.Identity(name="source_mask")(ops.not_equal(source_ids, 0))
 
-    if target_layer is None:
-        target_layer = target_table()
-    y = target_layer(target_in)
+    y = the_target_layer()(target_in)
     y = keras.layers.Dropout(dropout, name="target_dropout")(y)
     for index in range(num_layers):
         y = TransformerCrossDecoder(
             ff_dim, num_heads, dropout, normalize_first=True, name=f"decoder_{index}"
         )(y, encoded, encoder_mask=source_mask)
     y = keras.layers.LayerNormalization(epsilon=1e-5, name="decoder_norm")(y)
-    logits = output_logits(y, target_layer if tie else None, embed_dim, target_vocabulary_size)
+    logits = output_logits(y, the_target_layer() if tie else None, embed_dim, target_vocabulary_size)
     return keras.Model([source_ids, target_in], logits, name="transformer_translator")
 
 

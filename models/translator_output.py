@@ -34,6 +34,35 @@ def check_shared_sizes(shared: bool, source_size: int, target_size: int) -> None
         )
 
 
+def token_layers(
+    make: Callable[[int, str], keras.layers.Layer],
+    tie: bool,
+    shared: bool,
+    source_size: int,
+    target_size: int,
+) -> tuple[keras.layers.Layer, Callable[[], keras.layers.Layer]]:
+    """(the source's token layer, a function giving the target's), from `make(vocabulary size, name)`.
+
+    The target layer (a `TiedOutput` "target_embedding" around "target_token_table" when tied) is made when
+    the function is first called, where the untied builders always made it: layers draw their initialisers'
+    seeds as they are made, so the order keeps seeded models as they were. With `tie` and `shared` the source
+    uses the target's layer itself (made at once)."""
+    check_shared_sizes(tie and shared, source_size, target_size)
+    made: list[keras.layers.Layer] = []
+
+    def target() -> keras.layers.Layer:
+        if not made:
+            made.append(
+                TiedOutput(make(target_size, "target_token_table"), name="target_embedding")
+                if tie
+                else make(target_size, "target_embedding")
+            )
+        return made[0]
+
+    source = target() if tie and shared else make(source_size, "source_embedding")
+    return source, target
+
+
 def output_logits(hidden, tied: TiedOutput | None, embed_dim: int, vocabulary_size: int):
     """Float32 logits (layer "logits") from the decoder's hidden states (symbolic, while building)."""
     if tied is None:
