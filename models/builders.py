@@ -31,6 +31,13 @@ def rate(name: str, value: Any) -> float:
     return float(value)
 
 
+def flag(name: str, value: Any) -> bool:
+    """`value` as a bool, refused unless it is one (a TOML true/false)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be true or false, got {value!r}")
+    return value
+
+
 def transformer_sizes(cfg: dict, embed_dim: int) -> tuple[int, int]:
     """`cfg["num_heads"]` and `cfg["ff_dim"]`, checked: positive integers, and the heads divide `embed_dim`."""
     num_heads = positive_int("num_heads", cfg["num_heads"])

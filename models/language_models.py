@@ -17,7 +17,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from models.builders import RECURRENT_LAYERS, positive_int, rate, token_embedding, transformer_sizes
+from models.builders import RECURRENT_LAYERS, flag, positive_int, rate, token_embedding, transformer_sizes
 from models.layers.positional_embedding import PositionalEmbedding
 from models.layers.tied_output import TiedOutput
 from models.layers.transformer_decoder import TransformerDecoder
@@ -79,9 +79,7 @@ def build_language_model(model_cfg: dict, vocabulary_size: int, sequence_length:
     embed_dim = positive_int("embed_dim", cfg["embed_dim"])
     num_layers = positive_int("layers", cfg["layers"])
     dropout = rate("dropout", cfg["dropout"])
-    tie_embeddings = cfg["tie_embeddings"]
-    if not isinstance(tie_embeddings, bool):
-        raise ValueError(f"`tie_embeddings` must be true or false, got {tie_embeddings!r}")
+    tie_embeddings = flag("tie_embeddings", cfg["tie_embeddings"])
 
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     if kind == "transformer":

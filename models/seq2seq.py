@@ -22,9 +22,9 @@ from typing import Any
 import keras
 from keras import ops
 
-from models.builders import positive_int, rate
+from models.builders import flag, positive_int, rate
 from models.layers.attention import AdditiveAttention, DotAttention
-from models.translator_output import output_logits, tie_flag, token_layers
+from models.translator_output import output_logits, token_layers
 
 SEQ2SEQ_KINDS = ("gru", "lstm")
 ATTENTION_KINDS = ("none", "additive", "dot", "general")
@@ -87,7 +87,7 @@ def build_seq2seq(
     bidirectional = bool(cfg["bidirectional"])
     recurrent = _RECURRENT[cfg["kind"]]
     decoder_units = units * (2 if bidirectional else 1)
-    tie = tie_flag(cfg)
+    tie = flag("tie_embeddings", cfg["tie_embeddings"])
 
     source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")

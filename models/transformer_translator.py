@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from models.builders import positive_int, rate, transformer_sizes
+from models.builders import flag, positive_int, rate, transformer_sizes
 from models.language_models import bucket_length
 from models.layers.positional_embedding import PositionalEmbedding
 from models.layers.transformer_cross_decoder import TransformerCrossDecoder
@@ -30,7 +30,6 @@ from models.translator_output import (
     logits_function,
     output_logits,
     target_embedding,
-    tie_flag,
     token_layers,
 )
 
@@ -63,7 +62,7 @@ def build_transformer_translator(
     num_layers = positive_int("layers", cfg["layers"])
     dropout = rate("dropout", cfg["dropout"])
     max_length = positive_int("max_length", max_length)
-    tie = tie_flag(cfg)
+    tie = flag("tie_embeddings", cfg["tie_embeddings"])
 
     source_ids = keras.Input(shape=(None,), dtype="int32", name="source_ids")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")

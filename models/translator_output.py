@@ -17,14 +17,6 @@ from keras import ops
 from models.layers.tied_output import TiedOutput
 
 
-def tie_flag(model_cfg: dict) -> bool:
-    """`model.tie_embeddings` (default False), refused unless it is a boolean."""
-    tie = model_cfg.get("tie_embeddings", False)
-    if not isinstance(tie, bool):
-        raise ValueError(f"`tie_embeddings` must be true or false, got {tie!r}")
-    return tie
-
-
 def check_shared_sizes(shared: bool, source_size: int, target_size: int) -> None:
     """A shared token table needs one vocabulary: refuse different sizes."""
     if shared and source_size != target_size:
