@@ -72,6 +72,9 @@ DEFAULTS: dict[str, Any] = {
         "learning_rate": 1e-3,
         "optimizer": "adam",  # adam | adamw | sgd | rmsprop
         "lr_schedule": "constant",  # constant | cosine (decays to 0 over train.epochs) | linear | slanted_triangular
+        # epochs: a decaying schedule ends with train.epochs; time_budget: with the steps train.max_seconds
+        # allows, estimated again before each epoch (for runs that the budget stops first)
+        "lr_horizon": "epochs",
         "clipnorm": 0.0,  # clip the gradients' global norm to this before each update (0 = no clipping)
         # sentiment: each lower layer group learns at the rate of the one above divided by this (1 = one rate)
         "discriminative_lr": 1.0,
@@ -117,6 +120,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.attention": ("none", "additive", "dot", "general"),
     "train.optimizer": ("adam", "adamw", "sgd", "rmsprop"),
     "train.lr_schedule": ("constant", "cosine", "linear", "slanted_triangular"),
+    "train.lr_horizon": ("epochs", "time_budget"),
     "train.strategy": ("default", "mirrored", "multi-worker", "data-parallel"),
     "train.monitor": ("val_loss", "val_accuracy"),
     "train.unfreeze": ("all", "gradual"),

@@ -6,6 +6,7 @@ import keras
 
 from models.layerwise import LAYERWISE, layerwise_optimizer
 from models.schedules import SlantedTriangular
+from pipeline.budget_horizon import check_horizon
 from pipeline.errors import PipelineError
 
 OPTIMIZERS = {
@@ -23,6 +24,7 @@ def learning_rate(train_cfg: dict, steps_per_epoch: int):
     name, rate = train_cfg["lr_schedule"], train_cfg["learning_rate"]
     if name not in SCHEDULES:
         raise PipelineError(f"unknown train.lr_schedule '{name}'; known: {', '.join(SCHEDULES)}")
+    check_horizon(train_cfg)  # with "time_budget", pipeline.training shortens `total` as the budget requires
     total = max(1, train_cfg["epochs"] * steps_per_epoch)
     if name == "cosine":
         return keras.optimizers.schedules.CosineDecay(rate, decay_steps=total)

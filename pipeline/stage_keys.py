@@ -35,7 +35,7 @@ def keys(**tables: str) -> tuple[str, ...]:
 # The [train] keys every train stage reads through pipeline.training.fit and pipeline.optimizers.
 FIT_KEYS = keys(train="epochs batch_size learning_rate optimizer lr_schedule patience max_seconds")
 # The [train] keys added to them later: hashed only when they differ from their defaults (see `later`).
-FIT_LATER = keys(train="clipnorm discriminative_lr unfreeze")
+FIT_LATER = keys(train="clipnorm discriminative_lr unfreeze lr_horizon")
 
 
 @dataclass(frozen=True)

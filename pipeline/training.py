@@ -22,6 +22,7 @@ import pandas as pd
 from data.atomic import write_json, write_with
 from data.progress import is_interactive
 from models.saving import load_model
+from pipeline.budget_horizon import BudgetHorizon
 
 
 class ResumableCheckpoint(keras.callbacks.Callback):
@@ -221,13 +222,15 @@ def fit(
     clock: Callable[[], float] = time.monotonic,
     reshuffle: Callable[[], None] | None = None,
     agree: Callable[[float], float] | None = None,
+    lr_horizon: str = "epochs",
 ) -> dict:
     """Fit with checkpoints in `run_path/checkpoints` (resuming an interrupted fit with the same `key`),
     restore the best weights, and return the training state (history, best epoch, seconds, progress: see
     new_state, progress_record). Extra `callbacks` run after the checkpoint's, outside the measured training
     time. A fit that stopped (early, or on its time budget) is not resumed: it is finished. `reshuffle`
     (the training batches' end-of-epoch reshuffle) is called once per finished epoch before a resumed fit,
-    so it sees the batch orders an uninterrupted one would; `agree`: see ResumableCheckpoint."""
+    so it sees the batch orders an uninterrupted one would; `agree`: see ResumableCheckpoint. `lr_horizon` =
+    "time_budget" fits the optimizer's schedule to the steps `max_seconds` allows (pipeline.budget_horizon)."""
     checkpoints = run_path / "checkpoints"
     state = load_resume_state(checkpoints, key) if resume else None
     if state is None:
@@ -251,8 +254,10 @@ def fit(
         or (max_seconds and state["train_seconds"] >= max_seconds)
     )
     if state["epoch"] < epochs and not done:
+        horizon = [BudgetHorizon(state, max_seconds, agree)] if lr_horizon == "time_budget" else []
         callbacks = [
             checkpoint,
+            *horizon,
             *tensorboard_callbacks(run_path / "tensorboard"),
             *(callbacks or []),
         ]
@@ -296,6 +301,7 @@ def progress_record(state: dict) -> dict:
         "stopped_by": state.get("stopped_by"),
         "train_seconds": round(state["train_seconds"], 2),
         "max_seconds": state.get("max_seconds", 0.0),
+        **({"lr_horizon_steps": state["lr_horizon_steps"]} if state.get("lr_horizon_steps") else {}),
     }
 
 
@@ -353,6 +359,7 @@ def fit_configured(
         resume=not force,
         callbacks=callbacks,
         monitor=monitor,
+        lr_horizon=train_cfg.get("lr_horizon", "epochs"),
         **options,
     )
 

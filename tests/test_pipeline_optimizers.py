@@ -64,7 +64,7 @@ def test_a_run_with_both_trains_and_its_model_loads_in_safe_mode(tmp_path: Path)
 
 
 def test_the_new_keys_leave_older_runs_current() -> None:
-    """train.clipnorm, discriminative_lr and unfreeze are `later` keys: at their defaults they stay out of
+    """train.clipnorm, discriminative_lr, unfreeze and lr_horizon are `later` keys: at their defaults they stay out of
     every train stage's key."""
     from pipeline.language_model.train import KEY as LM_KEY  # noqa: PLC0415
     from pipeline.sentiment.train import KEY as SENTIMENT_KEY  # noqa: PLC0415
@@ -79,7 +79,12 @@ def test_the_new_keys_leave_older_runs_current() -> None:
         config = resolve_config({"task": task})
         before = dataclasses.replace(key_spec, later=())  # the spec as it was before the key existed
         assert key_spec.key(config, manifest) == before.key(config, manifest), task
-        for name, value in (("clipnorm", 1.0), ("discriminative_lr", 2.6), ("unfreeze", "gradual")):
+        for name, value in (
+            ("clipnorm", 1.0),
+            ("discriminative_lr", 2.6),
+            ("unfreeze", "gradual"),
+            ("lr_horizon", "time_budget"),
+        ):
             changed = {**config, "train": {**config["train"], name: value}}
             assert key_spec.key(changed, manifest) != before.key(changed, manifest), (task, name)
 

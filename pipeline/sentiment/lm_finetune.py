@@ -80,6 +80,7 @@ def encoder_language_model(
         "epochs": settings["epochs"],
         "learning_rate": settings["learning_rate"],
         "lr_schedule": "slanted_triangular",
+        "lr_horizon": "epochs",
         "discriminative_lr": 1.0,
         "unfreeze": "all",
     }
