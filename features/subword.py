@@ -35,8 +35,11 @@ class SubwordModel:
             )
 
     @classmethod
-    def train(cls, texts: Iterable[str], pieces: int, kind: str = "unigram") -> SubwordModel:
-        """Learn a model of at most `pieces` pieces (fewer when the text cannot fill them) from `texts`."""
+    def train(
+        cls, texts: Iterable[str], pieces: int, kind: str = "unigram", symbols: Iterable[str] = ()
+    ) -> SubwordModel:
+        """Learn a model of at most `pieces` pieces (fewer when the text cannot fill them) from `texts`;
+        each of `symbols` (e.g. placeholders) is one piece of its own, never cut, right after the reserved."""
         if kind not in SUBWORD_KINDS:
             raise ValueError(f"unknown subword model {kind!r}; known: {', '.join(SUBWORD_KINDS)}")
         buffer = io.BytesIO()
@@ -59,6 +62,7 @@ class SubwordModel:
             hard_vocab_limit=False,
             num_threads=1,  # repeatable
             minloglevel=2,
+            **({"user_defined_symbols": list(symbols)} if symbols else {}),
         )
         return cls(buffer.getvalue())
 

@@ -8,7 +8,8 @@ word tokenisation, so that model outputs detokenise into real text that BLEU can
 - `tokenize_sentence` splits words (`\\w+`) and punctuation marks, each mark with the no-break spaces that touch
   it. A token written without a space before it is marked with the joiner `■` on the side of the punctuation
   (OpenNMT's convention): `"¿Qué es eso?"` -> `["¿■", "Qué", "es", "eso", "■?"]`, `"don't"` -> `["don",
-  "■'■", "t"]`. Words therefore keep one form whatever punctuation surrounds them.
+  "■'■", "t"]`. Words therefore keep one form whatever punctuation surrounds them. A placeholder such as
+  `｟1｠` (`features.placeholders`) is one word.
 - `detokenize` undoes it exactly: `detokenize(tokenize_sentence(s)) == s` for every normalised `s`.
 """
 
@@ -25,7 +26,7 @@ _INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SPACE_RUN_RE = re.compile(rf"[^\S{NO_BREAK_SPACES}]+")  # whitespace other than the no-break spaces
 _SPACES_AROUND_NB_RE = re.compile(rf" *({_NB})[ {NO_BREAK_SPACES}]*")
 _NB_BETWEEN_WORDS_RE = re.compile(rf"(?<=[\w\s]){_NB}(?=[\w\s]|$)|^{_NB}")
-_TOKEN_RE = re.compile(rf"{_NB}?[^\w\s]{_NB}?|\w+")
+_TOKEN_RE = re.compile(rf"\uff5f[0-9]+\uff60|{_NB}?[^\w\s]{_NB}?|\w+")  # a placeholder is one word
 
 
 def normalize_sentence(text: str, lowercase: bool = False) -> str:
@@ -40,7 +41,7 @@ def normalize_sentence(text: str, lowercase: bool = False) -> str:
 
 
 def _is_word(token: str) -> bool:
-    return token[0].isalnum() or token[0] == "_"
+    return token[0].isalnum() or token[0] in "_\uff5f"  # a placeholder (features.placeholders) is a word
 
 
 def tokenize_sentence(text: str) -> list[str]:

@@ -16,6 +16,10 @@ Per split, `features/{split}.npz` holds `source` (ids + `<end>`), `target_in` (`
 decoder reads under teacher forcing) and `target_out` (ids + `<end>`, what it must predict), each padded with
 0 to `features.sequence_length`. Training pairs with a side longer than that are left out (counted);
 valid and test pairs are cut to it (counted too) so that every one of them is scored.
+
+With `features.placeholders`, the pairs are first rewritten with placeholders for numbers and unknown words
+(pipeline.translation.protection); features/known_words.json keeps the training sources' known words, and
+info.json the placeholders both vocabularies hold.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import pandas as pd
 
 from data.atomic import write_json, write_with
 from data.progress import progress
+from features.placeholders import PLACEHOLDERS
 from features.sequences import pad_ids
 from features.subword import SubwordModel
 from features.translation_text import normalize_sentence, tokenize_sentence
@@ -36,13 +41,25 @@ from pipeline.rundir import RunDir
 from pipeline.splits import read_prepared, split_names
 from pipeline.stage import StageOutput, make_stage
 from pipeline.stage_keys import LEGACY_TABLE_KEYS, LegacyKey, StageKeySpec
+from pipeline.translation.protection import (
+    KNOWN_WORDS_FILE,
+    placeholder_pairs,
+    protect_frames,
+    usable_placeholders,
+)
 
 __all__ = ["featurize", "feature_info", "load_arrays", "read_pairs_split", "source_tokens", "split_names"]
 
 READ_KEYS = ("lowercase", "max_tokens", "min_count", "sequence_length")
 KEY = StageKeySpec(
     reads=tuple(f"features.{key}" for key in READ_KEYS),
-    later=("features.tokenizer", "features.subword_model", "features.shared_vocab"),
+    later=(
+        "features.tokenizer",
+        "features.subword_model",
+        "features.shared_vocab",
+        "features.placeholders",
+        "features.placeholder_copy_rate",
+    ),
     inputs=("prepare",),
     legacy=LegacyKey(
         ("features",),
@@ -87,7 +104,7 @@ def training_texts(run: RunDir) -> tuple[list[str], list[str]]:
     """The normalised (source, target) texts of the training pairs featurize kept, in order: those whose best
     segmentation fits `features.sequence_length` (what subword sampling re-encodes each epoch)."""
     models, length = subword_models(run), run.config["features"]["sequence_length"]
-    frame = read_pairs_split(run, "train")
+    frame = protect_frames(run, {"train": read_pairs_split(run, "train")}, write=False)["train"]
     kept: tuple[list[str], list[str]] = ([], [])
     for source, target in zip(frame["source"], frame["target"], strict=True):
         source, target = normalize_sentence(source), normalize_sentence(target)
@@ -102,14 +119,15 @@ def _train_subwords(frame: pd.DataFrame, cfg: dict, out_dir) -> dict[str, Subwor
     sources = [normalize_sentence(s) for s in frame["source"]]
     targets = [normalize_sentence(t) for t in frame["target"]]
     kind, pieces = cfg["subword_model"], cfg["max_tokens"]
+    symbols = PLACEHOLDERS if cfg["placeholders"] else ()
     try:
         if cfg["shared_vocab"]:
-            shared = SubwordModel.train(sources + targets, pieces, kind)
+            shared = SubwordModel.train(sources + targets, pieces, kind, symbols)
             models = {"source": shared, "target": shared}
         else:
             models = {
-                "source": SubwordModel.train(sources, pieces, kind),
-                "target": SubwordModel.train(targets, pieces, kind),
+                "source": SubwordModel.train(sources, pieces, kind, symbols),
+                "target": SubwordModel.train(targets, pieces, kind, symbols),
             }
     except RuntimeError as error:  # SentencePiece's own refusal, e.g. too few pieces for the characters
         raise PipelineError(f"features.tokenizer = 'sentencepiece': {error}") from None
@@ -118,10 +136,9 @@ def _train_subwords(frame: pd.DataFrame, cfg: dict, out_dir) -> dict[str, Subwor
     return models
 
 
-def _featurize_subwords(run: RunDir, out_dir, length: int) -> tuple[dict, dict, dict]:
+def _featurize_subwords(run: RunDir, out_dir, frames: dict[str, pd.DataFrame]) -> tuple[dict, dict, dict]:
     """(ids per split and side, the vocabularies of pieces, what info.json says about the models)."""
     cfg = run.config["features"]
-    frames = {split: read_pairs_split(run, split) for split in split_names(run)}
     models = _train_subwords(frames["train"], cfg, out_dir)
     ids = {
         split: (
@@ -155,12 +172,15 @@ def _featurize(run: RunDir) -> StageOutput:
         )
     out_dir = run.subdir("features")
     length = cfg["sequence_length"]
+    frames = protect_frames(run, {split: read_pairs_split(run, split) for split in split_names(run)})
+    marks = {"placeholder_pairs": placeholder_pairs(frames)} if cfg["placeholders"] else {}
     if cfg["tokenizer"] == "sentencepiece":
-        ids, vocabularies, record = _featurize_subwords(run, out_dir, length)
+        ids, vocabularies, record = _featurize_subwords(run, out_dir, frames)
+        if cfg["placeholders"]:
+            record.update(placeholders=list(PLACEHOLDERS), **marks)
         return _write_arrays(run, out_dir, length, ids, vocabularies, record)
     tokens = {}
-    for split in split_names(run):
-        frame = read_pairs_split(run, split)
+    for split, frame in frames.items():
         tokens[split] = (
             [
                 source_tokens(s, cfg["lowercase"])
@@ -183,6 +203,8 @@ def _featurize(run: RunDir) -> StageOutput:
     target_vocab = Vocabulary.build(
         train_target, cfg["max_tokens"], cfg["min_count"], {**vocab_settings, "lowercase": False}
     )
+    if cfg["placeholders"]:
+        marks["placeholders"] = usable_placeholders(source_vocab, target_vocab)
     ids = {
         split: (
             [source_vocab.encode(t) for t in (train_source if split == "train" else source)],
@@ -196,7 +218,7 @@ def _featurize(run: RunDir) -> StageOutput:
         length,
         ids,
         {"source": source_vocab, "target": target_vocab},
-        {"tokenizer": "word"},
+        {"tokenizer": "word", **marks},
         dropped=int(len(fits) - sum(fits)),
     )
 
@@ -230,6 +252,8 @@ def _write_arrays(
     outputs = ["features/source_vocab.json", "features/target_vocab.json"]
     if record["tokenizer"] == "sentencepiece":
         outputs += list(SUBWORD_FILES.values())
+    if "placeholders" in record:
+        outputs.append(KNOWN_WORDS_FILE)
     for split, (source, target) in ids.items():
         arrays = {
             "source": pad_side(source, length, start=False),

@@ -5,6 +5,10 @@ source word it attended to most at that step takes its place in the text, in the
 Transformer: the last decoder layer's cross-attention averaged over heads). On by default
 (`replace_unknown`); without it, or without attention, `<unk>` is left out of the text as before. Either way
 `unknown_tokens` counts the `<unk>` among the output tokens, before any text is made.
+
+A run featurized with `features.placeholders` reads each sentence with its numbers and unknown words
+replaced by placeholders (`｟1｠`, ...), and each placeholder of the output is put back as the source wrote it
+(`placeholders` on the result says which; pipeline.translation.protection).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 
 import models.seq2seq  # noqa: F401 - registers its layers (and the attention layers) for loading
 from data.progress import progress as progress_bar
+from features.placeholders import Protected, restore
 from features.sequences import pad_ids
 from features.subword import merge_pieces as _merge
 from features.translation_text import detokenize, normalize_sentence
@@ -29,6 +34,7 @@ from pipeline.errors import PipelineError
 from pipeline.rundir import RunDir
 from pipeline.text_limits import EMPTY, UNKNOWN_WORDS, classify
 from pipeline.translation.featurize import feature_info, source_tokens, subword_models
+from pipeline.translation.protection import load_protection
 
 
 @dataclass
@@ -47,11 +53,12 @@ class TranslationResult:
     chars_cut: bool = False  # the source was first cut to data.max_chars characters
     unknown_tokens: int = 0  # `<unk>` among the output tokens
     replacements: dict[int, str] = field(default_factory=dict)  # output position -> the source word put there
+    placeholders: dict[str, str] = field(default_factory=dict)  # placeholder -> the source text it stood for
 
     @property
     def text_without_replacement(self) -> str:
         """The text with every `<unk>` left out (what it would be with replace_unknown=False)."""
-        return output_text(self.tokens, {}) if self.replacements else self.text
+        return restore(output_text(self.tokens, {}), self.placeholders) if self.replacements else self.text
 
 
 def unknown_replacements(
@@ -94,6 +101,7 @@ class Translator:
         self.source_vocab = Vocabulary.load(features / "source_vocab.json")
         self.target_vocab = Vocabulary.load(features / "target_vocab.json")
         self.subwords = subword_models(run)  # None: a word-level run
+        self.protection = load_protection(run, self.info)  # None: a run without placeholders
         self.lowercase = bool(self.source_vocab.settings.get("lowercase", True))
         self.max_length = int(self.info["sequence_length"])
         self.max_chars = int(run.config["data"]["max_chars"])
@@ -124,6 +132,11 @@ class Translator:
     def has_attention(self) -> bool:
         """Whether the model attends over the source (a Transformer, or a recurrent model with attention)."""
         return self.transformer or self.stepper().attention is not None
+
+    def protect(self, sentence: str) -> Protected:
+        """The normalised sentence, with placeholders where the run uses them."""
+        text = normalize_sentence(sentence)
+        return self.protection.protect(text) if self.protection is not None else Protected(text)
 
     def encode(self, sentence: str) -> tuple[list[str], list[int], bool]:
         """(source tokens or pieces, ids + `<end>` cut to the model's length, whether it was cut)."""
@@ -165,9 +178,13 @@ class Translator:
             not reason and len(sentence) > self.max_chars
             for sentence, reason in zip(sentences, reasons, strict=True)
         ]
-        encoded = [
-            self.encode(sentence[: self.max_chars]) if not reason else ([], [END_ID], False)
+        protected = [
+            self.protect(sentence[: self.max_chars]) if not reason else Protected("")
             for sentence, reason in zip(sentences, reasons, strict=True)
+        ]
+        encoded = [
+            self.encode(sentence.text) if not reason else ([], [END_ID], False)
+            for sentence, reason in zip(protected, reasons, strict=True)
         ]
         for index, (tokens, ids, _) in enumerate(encoded):
             if tokens and all(i == UNK_ID for i in ids[:-1]):
@@ -211,7 +228,7 @@ class Translator:
                     unknown_replacements(
                         tokens,
                         translation.attention,
-                        self.cased_words(sentences[i][: self.max_chars], encoded[i][0]),
+                        self.cased_words(protected[i].text, encoded[i][0]),
                         self.transformer,
                     )
                     if replace
@@ -222,6 +239,8 @@ class Translator:
                     if self.subwords is not None
                     else output_text(tokens, replacements)
                 )
+                if self.protection is not None:
+                    text = restore(text, protected[i].originals)
                 results[i] = TranslationResult(
                     text=text,
                     tokens=tokens,
@@ -232,6 +251,7 @@ class Translator:
                     chars_cut=chars_cut[i],
                     unknown_tokens=tokens.count(UNK),
                     replacements=replacements,
+                    placeholders=protected[i].originals,
                 )
         return results  # type: ignore[return-value]
 

@@ -1,0 +1,162 @@
+"""features.placeholders: numbers and unknown words become placeholders the translator copies, and come
+back in its output exactly as the source wrote them (features/placeholders.py,
+pipeline/translation/protection.py)."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import string
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from features.placeholders import (
+    PLACEHOLDERS,
+    known_words,
+    protect_pair,
+    protect_pairs,
+    protect_source,
+    restore,
+)
+from features.subword import SubwordModel
+from features.translation_text import detokenize, tokenize_sentence
+from pipeline import load_run
+from pipeline.rundir import RunDir
+from pipeline.translation.featurize import load_arrays, training_texts
+from tests.conftest import invoke
+from tests.test_pipeline_translation import WORDS, _config, _corpus
+
+ONE, TWO, THREE = PLACEHOLDERS[:3]
+
+
+def test_numbers_and_unknown_words_become_placeholders_in_order() -> None:
+    known = {"bought", "apples", "and", "kg", "tom"}
+    protected = protect_source("Zorblax bought 37 apples and 3.5 kg, Zorblax! Tom too", known)
+    assert protected.text == f"{ONE} bought {TWO} apples and {THREE} kg, {ONE}! Tom {PLACEHOLDERS[3]}"
+    assert protected.originals == {ONE: "Zorblax", TWO: "37", THREE: "3.5", PLACEHOLDERS[3]: "too"}
+    assert restore(f"{ONE} compró {TWO} manzanas y {THREE} kg.", protected.originals) == (
+        "Zorblax compró 37 manzanas y 3.5 kg."
+    )
+    assert restore(f"Vi a {PLACEHOLDERS[7]} ayer.", {}) == "Vi a ayer."  # one it never gave is left out
+    assert protect_source("Tom bought apples", known).originals == {}
+    # at most as many as there are placeholders; the rest stay as they are
+    many = protect_source("a1 b2 c3", set(), placeholders=PLACEHOLDERS[:2])
+    assert many.text == f"{ONE} {TWO} c3"
+
+
+def test_known_words_are_the_frequent_lower_cased_words_without_numbers() -> None:
+    sources = ["Tom saw 3 cats.", "tom saw a dog", "The dog saw Tom 3 times"]
+    assert known_words(sources, max_words=100, min_count=2) == ["saw", "tom", "dog"]
+    assert known_words(sources, max_words=1, min_count=1) == ["saw"]
+
+
+def test_a_training_pair_protects_only_what_the_target_copies() -> None:
+    known = {"tom", "eats", "apples", "in", "tokyo"}
+    rng = np.random.default_rng(0)
+    source, target = protect_pair(
+        "Tom eats 12 apples in Tokyo with Qx", "Tom come 12 manzanas en Tokio", known, 0.0, rng
+    )
+    (mark,) = {m for m in PLACEHOLDERS if m in source}
+    assert source == f"Tom eats {mark} apples in Tokyo with Qx"  # Qx is not in the target: left alone
+    assert target == f"Tom come {mark} manzanas en Tokio"
+    source, target = protect_pair("Tom eats 12 apples", "Tom come 12 manzanas", known, 1.0, rng)
+    assert "Tom" not in source and "Tom" not in target  # a copied capitalised known word, at rate 1
+    assert source.split()[0] == target.split()[0] and source.split()[2] == target.split()[2]
+    first = protect_pairs(["Tom eats 12 apples"] * 20, ["Tom come 12 manzanas"] * 20, known, 0.5, seed=4)
+    assert first == protect_pairs(
+        ["Tom eats 12 apples"] * 20, ["Tom come 12 manzanas"] * 20, known, 0.5, seed=4
+    )
+    assert len({s.split()[0] for s in first[0]}) > 2  # Tom sometimes kept, the placeholders drawn at random
+
+
+def test_a_placeholder_is_one_word_for_the_tokenizer_and_one_piece_for_sentencepiece() -> None:
+    text = f"¿Dónde está {ONE}? ({TWO}) y {THREE}th."
+    tokens = tokenize_sentence(text)
+    assert ONE in tokens and TWO in tokens and THREE in tokens and detokenize(tokens) == text
+    lines = [f"we see {mark} and the cat" for mark in PLACEHOLDERS] + ["the dog and the cat we see"] * 20
+    model = SubwordModel.train(lines, 320, "unigram", symbols=PLACEHOLDERS)
+    assert model.pieces[4 : 4 + len(PLACEHOLDERS)] == list(PLACEHOLDERS)
+    ids = model.encode(f"we see {TWO} and {ONE}")
+    assert model.pieces.index(TWO) in ids and model.decode(ids) == f"we see {TWO} and {ONE}"
+
+
+def _name(rng: random.Random) -> str:
+    return rng.choice(string.ascii_uppercase) + "".join(rng.choices(string.ascii_lowercase, k=6))
+
+
+@pytest.fixture(scope="module")
+def placeholder_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A GRU translator with additive attention on word-for-word pairs; many carry a name seen once or a
+    number, at the start, in the middle or at the end, copied into the target."""
+    root = tmp_path_factory.mktemp("placeholders")
+    rng = random.Random(2)
+    lines = []
+    for _ in range(900):
+        words = [rng.choice(list(WORDS)) for _ in range(rng.randint(2, 5))]
+        target = [WORDS[w] for w in words]
+        for _ in range(rng.choice([0, 1, 1, 2])):
+            extra = _name(rng) if rng.random() < 0.6 else str(rng.randint(0, 9999))
+            at = rng.randint(0, len(words))
+            words.insert(at, extra)
+            target.insert(at, extra)
+        lines.append(f"{' '.join(words)}.\t{' '.join(target)}.\n")
+    corpus = root / "pairs.tsv"
+    corpus.write_text("".join(lines), encoding="utf-8")
+    config = _config(root / "placeholders.toml", corpus, "additive")
+    config.write_text(config.read_text().replace("min_count = 1", "min_count = 2"), encoding="utf-8")
+    sets = ["features.placeholders=true", "train.epochs=15"]
+    result = invoke(
+        "run", "--config", config, "--name", root / "run", *[a for s in sets for a in ("--set", s)]
+    )
+    assert result.exit_code == 0, result
+    return root / "run"
+
+
+def test_names_and_numbers_the_model_never_saw_come_back_as_written(placeholder_run: Path) -> None:
+    info = json.loads((placeholder_run / "features" / "info.json").read_text())
+    assert info["placeholders"] and set(info["placeholders"]) <= set(PLACEHOLDERS)
+    assert info["placeholder_pairs"]["train"] > 300
+    assert "we" in json.loads((placeholder_run / "features" / "known_words.json").read_text())
+    translator = load_run(placeholder_run)
+    cases = {
+        "we are eating bread Wojciech": ["Wojciech"],
+        "Quintessa they drink water": ["Quintessa"],
+        "i see 4821 the cat": ["4821"],
+        "Zorblax we drink water McTavish": ["Zorblax", "McTavish"],
+    }
+    results = translator.translate(list(cases))
+    for (sentence, wanted), result in zip(cases.items(), results, strict=True):
+        for word in wanted:
+            assert word in re.findall(r"\w+", result.text), (sentence, result.text)
+        assert set(result.placeholders.values()) == set(wanted)
+        assert "\uff5f" not in result.text and result.unknown_tokens == 0
+    plain = translator.translate(["we are eating bread"])[0]
+    assert plain.placeholders == {} and "comiendo" in plain.text  # nothing to protect: read as before
+
+
+def test_sentencepiece_runs_keep_every_placeholder_as_a_piece(tmp_path: Path) -> None:
+    config = _config(tmp_path / "sp.toml", _corpus(tmp_path / "pairs.tsv"), "additive")
+    sets = ["features.tokenizer=sentencepiece", "features.shared_vocab=true", "features.max_tokens=600"]
+    sets += [
+        "features.sequence_length=24",
+        "features.placeholders=true",
+        "features.placeholder_copy_rate=1.0",
+    ]
+    options = [a for s in sets for a in ("--set", s)]
+    for stage in ("prepare", "featurize"):
+        result = invoke(stage, "--config", config, "--name", tmp_path / "run", *options)
+        assert result.exit_code == 0, result
+    run = RunDir.open_existing(tmp_path / "run")
+    info = json.loads((run.path / "features" / "info.json").read_text())
+    assert info["placeholders"] == list(PLACEHOLDERS)
+    model = SubwordModel.load(run.path / "features" / "source.model")
+    assert model.pieces[4:12] == list(PLACEHOLDERS)
+    sources, targets = training_texts(run)  # what subword sampling re-encodes: the same rewritten pairs
+    arrays = load_arrays(run, "train")
+    assert len(sources) == len(arrays["source"])
+    assert [model.encode(s) for s in sources[:5]] == [
+        [int(i) for i in row[: list(row).index(3)]] for row in arrays["source"][:5]
+    ]
