@@ -29,6 +29,7 @@ CONFIGS = [
     "translate-transformer-sp8k-tied",
     "translate-transformer-sp4k-tied",
     "translate-transformer-sp16k-tied",
+    "translate-transformer-sp8k-ph",  # + placeholders for numbers and unknown words, budget-fitted schedule
 ]
 REPORT = Path("reports/translation.md")
 RESULTS = Path("reports/translation.json")
