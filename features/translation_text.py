@@ -76,3 +76,11 @@ def detokenize(tokens: list[str]) -> str:
         pieces.append(word)
         attach_next = token.endswith(JOINER)
     return "".join(pieces)
+
+
+_FINAL_MARKS_RE = re.compile(rf"[\s{NO_BREAK_SPACES}]*[.!?…]+$")
+
+
+def casual_sentence(text: str) -> str:
+    """A sentence as people type it into a translator: lower-cased, without its final `.`, `!`, `?` or `…`."""
+    return _FINAL_MARKS_RE.sub("", text).lower()

@@ -41,6 +41,8 @@ DEFAULTS: dict[str, Any] = {
         # translation: numbers and unknown words become placeholders the model copies (features/placeholders.py)
         "placeholders": False,
         "placeholder_copy_rate": 0.25,  # ... and in training, this share of the copied capitalised words
+        # translation: this share of the training sources lower-cased, without final punctuation (0 = none)
+        "casual_source_rate": 0.0,
         "lowercase": True,
         "ngram_max": 1,  # sparse features: n-grams from 1 to ngram_max
         "max_features": 200_000,  # sparse features: size cap of the n-gram vocabulary
@@ -139,6 +141,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     "features.min_df": (1, float("inf"), True),
     "features.nb_alpha": (0.0, float("inf"), False),
     "features.placeholder_copy_rate": (0.0, 1.0, True),
+    "features.casual_source_rate": (0.0, 1.0, True),
     "features.max_tokens": (5, float("inf"), True),
     "features.min_count": (1, float("inf"), True),
     "features.sequence_length": (1, 100_000, True),

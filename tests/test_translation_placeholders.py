@@ -22,10 +22,10 @@ from features.placeholders import (
     restore,
 )
 from features.subword import SubwordModel
-from features.translation_text import detokenize, tokenize_sentence
+from features.translation_text import casual_sentence, detokenize, tokenize_sentence
 from pipeline import load_run
 from pipeline.rundir import RunDir
-from pipeline.translation.featurize import load_arrays, training_texts
+from pipeline.translation.featurize import load_arrays, read_pairs_split, training_texts
 from tests.conftest import invoke
 from tests.test_pipeline_translation import WORDS, _config, _corpus
 
@@ -160,3 +160,38 @@ def test_sentencepiece_runs_keep_every_placeholder_as_a_piece(tmp_path: Path) ->
     assert [model.encode(s) for s in sources[:5]] == [
         [int(i) for i in row[: list(row).index(3)]] for row in arrays["source"][:5]
     ]
+
+
+def test_casual_sentences_are_lower_cased_without_final_punctuation() -> None:
+    assert casual_sentence("We are eating bread.") == "we are eating bread"
+    assert casual_sentence("Where is Tom?!") == "where is tom"
+    assert casual_sentence(f"I saw {ONE}…") == f"i saw {ONE}"
+    assert casual_sentence("¿Dónde está? No") == "¿dónde está? no"  # only the final marks go
+
+
+def test_casual_sources_are_drawn_from_the_training_split_only(tmp_path: Path) -> None:
+    config = _config(tmp_path / "casual.toml", _corpus(tmp_path / "pairs.tsv"), "additive")
+    options = [
+        a
+        for s in (
+            "features.tokenizer=sentencepiece",
+            "features.max_tokens=600",
+            "features.casual_source_rate=0.5",
+        )
+        for a in ("--set", s)
+    ]
+    for stage in ("prepare", "featurize"):
+        result = invoke(stage, "--config", config, "--name", tmp_path / "run", *options)
+        assert result.exit_code == 0, result
+    run = RunDir.open_existing(tmp_path / "run")
+    info = json.loads((run.path / "features" / "info.json").read_text())
+    train = read_pairs_split(run, "train")
+    assert 0.4 * len(train) < info["casual_train_sources"] < 0.6 * len(train)
+    sources, _ = training_texts(run)
+    casual = [s for s, original in zip(sources, train["source"], strict=True) if s != original]
+    assert len(casual) == info["casual_train_sources"]
+    assert all(s == casual_sentence(s) for s in casual)
+    source_model = SubwordModel.load(run.path / "features" / "source.model")
+    arrays = load_arrays(run, "valid")
+    valid = [source_model.decode(row) for row in arrays["source"]]
+    assert valid == read_pairs_split(run, "valid")["source"].tolist()  # valid sources as written

@@ -19,7 +19,8 @@ valid and test pairs are cut to it (counted too) so that every one of them is sc
 
 With `features.placeholders`, the pairs are first rewritten with placeholders for numbers and unknown words
 (pipeline.translation.protection); features/known_words.json keeps the training sources' known words, and
-info.json the placeholders both vocabularies hold.
+info.json the placeholders both vocabularies hold. `features.casual_source_rate` lower-cases that share of
+the training sources and drops their final punctuation (info.json counts them).
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ from pipeline.stage import StageOutput, make_stage
 from pipeline.stage_keys import LEGACY_TABLE_KEYS, LegacyKey, StageKeySpec
 from pipeline.translation.protection import (
     KNOWN_WORDS_FILE,
+    casual_frames,
     placeholder_pairs,
     protect_frames,
+    rewrite_frames,
     usable_placeholders,
 )
 
@@ -59,6 +62,7 @@ KEY = StageKeySpec(
         "features.shared_vocab",
         "features.placeholders",
         "features.placeholder_copy_rate",
+        "features.casual_source_rate",
     ),
     inputs=("prepare",),
     legacy=LegacyKey(
@@ -104,7 +108,7 @@ def training_texts(run: RunDir) -> tuple[list[str], list[str]]:
     """The normalised (source, target) texts of the training pairs featurize kept, in order: those whose best
     segmentation fits `features.sequence_length` (what subword sampling re-encodes each epoch)."""
     models, length = subword_models(run), run.config["features"]["sequence_length"]
-    frame = protect_frames(run, {"train": read_pairs_split(run, "train")}, write=False)["train"]
+    frame = rewrite_frames(run, {"train": read_pairs_split(run, "train")}, write=False)["train"]
     kept: tuple[list[str], list[str]] = ([], [])
     for source, target in zip(frame["source"], frame["target"], strict=True):
         source, target = normalize_sentence(source), normalize_sentence(target)
@@ -174,10 +178,14 @@ def _featurize(run: RunDir) -> StageOutput:
     length = cfg["sequence_length"]
     frames = protect_frames(run, {split: read_pairs_split(run, split) for split in split_names(run)})
     marks = {"placeholder_pairs": placeholder_pairs(frames)} if cfg["placeholders"] else {}
+    frames, casual = casual_frames(run, frames)
+    if casual:
+        marks["casual_train_sources"] = casual
     if cfg["tokenizer"] == "sentencepiece":
         ids, vocabularies, record = _featurize_subwords(run, out_dir, frames)
         if cfg["placeholders"]:
-            record.update(placeholders=list(PLACEHOLDERS), **marks)
+            record["placeholders"] = list(PLACEHOLDERS)
+        record.update(marks)
         return _write_arrays(run, out_dir, length, ids, vocabularies, record)
     tokens = {}
     for split, frame in frames.items():

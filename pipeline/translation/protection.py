@@ -1,18 +1,49 @@
-"""features.placeholders for a translation run: the training pairs rewritten by featurize, and what the
-Translator needs to rewrite a sentence the same way (features/placeholders.py has the rules)."""
+"""How featurize rewrites a translation run's pairs before tokenising them, and what the Translator needs to
+rewrite a sentence the same way:
+
+- `features.placeholders`: numbers and unknown words become placeholders (features/placeholders.py);
+- `features.casual_source_rate`: that share of the training sources, drawn with the run's seed, is
+  lower-cased and loses its final punctuation (`casual_sentence`), as people type into a translator, so a
+  model whose source keeps its case (SentencePiece) reads "we are eating bread" as well as
+  "We are eating bread.". Valid and test sources stay as written.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from data.atomic import write_json
 from features.placeholders import PLACEHOLDERS, Protected, known_words, protect_pairs, protect_source
+from features.translation_text import casual_sentence
 from pipeline.rundir import RunDir
 
 KNOWN_WORDS_FILE = "features/known_words.json"
+
+
+def rewrite_frames(
+    run: RunDir, frames: dict[str, pd.DataFrame], write: bool = True
+) -> dict[str, pd.DataFrame]:
+    """The splits as featurize tokenises them: with placeholders, then casual training sources (see the
+    module's docstring); unchanged without either option. `write`: see `protect_frames`."""
+    return casual_frames(run, protect_frames(run, frames, write))[0]
+
+
+def casual_frames(run: RunDir, frames: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], int]:
+    """The splits with `features.casual_source_rate` of the training sources made casual, and how many."""
+    rate = run.config["features"]["casual_source_rate"]
+    if not rate or "train" not in frames:
+        return frames, 0
+    rng = np.random.default_rng([run.config["seed"], 1])
+    picked = rng.random(len(frames["train"])) < rate
+    sources = [
+        casual_sentence(source) if pick else source
+        for source, pick in zip(frames["train"]["source"], picked, strict=True)
+    ]
+    return {**frames, "train": frames["train"].assign(source=sources)}, int(picked.sum())
 
 
 def protect_frames(
