@@ -25,6 +25,7 @@ from features.subword import SubwordModel
 from features.translation_text import casual_sentence, detokenize, tokenize_sentence
 from pipeline import load_run
 from pipeline.rundir import RunDir
+from pipeline.serving.app import translation_row
 from pipeline.translation.featurize import load_arrays, read_pairs_split, training_texts
 from tests.conftest import invoke
 from tests.test_pipeline_translation import WORDS, _config, _corpus
@@ -133,6 +134,11 @@ def test_names_and_numbers_the_model_never_saw_come_back_as_written(placeholder_
             assert word in re.findall(r"\w+", result.text), (sentence, result.text)
         assert set(result.placeholders.values()) == set(wanted)
         assert "\uff5f" not in result.text and result.unknown_tokens == 0
+    row = translation_row(results[-1], with_attention=False)  # the server's JSON says what was put back
+    assert row["placeholders"] == results[-1].placeholders and row["translation"] == results[-1].text
+    metrics = json.loads((placeholder_run / "metrics.json").read_text())
+    assert 0 < metrics["placeholders_put_back"] <= metrics["placeholders_in_sources"]
+    assert "Placeholders: the sources held" in (placeholder_run / "report.md").read_text()
     plain = translator.translate(["we are eating bread"])[0]
     assert plain.placeholders == {} and "comiendo" in plain.text  # nothing to protect: read as before
 

@@ -192,6 +192,7 @@ def translation_row(result, with_attention: bool) -> dict:
         "skipped_reason": result.skipped_reason,
         "unknown_tokens": int(result.unknown_tokens),  # <unk> among `tokens`
         "unknown_replaced": {str(k): v for k, v in result.replacements.items()},  # position -> source word
+        "placeholders": dict(result.placeholders),  # placeholder -> the source text put back in its place
     }
     if with_attention:
         weights = result.attention

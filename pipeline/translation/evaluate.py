@@ -9,7 +9,8 @@ defaults: 13a tokenisation, mixed case; the signature is recorded.
 
 Unknown words: the headline figures replace each output `<unk>` by its most attended source word (the
 translator's default); `bleu_without_unk_replacement` scores the same outputs with `<unk>` left out, and
-`outputs_with_unknown` / `unknown_tokens` count the `<unk>` among the output tokens.
+`outputs_with_unknown` / `unknown_tokens` count the `<unk>` among the output tokens. A run with
+`features.placeholders` adds `placeholders_in_sources` and `placeholders_put_back` (the output tokens held).
 """
 
 from __future__ import annotations
@@ -64,6 +65,11 @@ def score_split(
         "unknown_tokens": sum(result.unknown_tokens for result in results),
         "unknown_replaced": sum(len(result.replacements) for result in results),
     }
+    if translator.protection is not None:  # features.placeholders: how many the model put back
+        figures["placeholders_in_sources"] = sum(len(result.placeholders) for result in results)
+        figures["placeholders_put_back"] = sum(
+            sum(mark in result.tokens for mark in result.placeholders) for result in results
+        )
     by_source = dict(zip(grouped["source"], hypotheses, strict=True))
     figures["bleu_single_ref"] = (
         sacrebleu.BLEU()
@@ -147,6 +153,15 @@ def _report(run: RunDir, metrics: dict, samples: pd.DataFrame, count: int) -> st
         f"Unknown words: {metrics['outputs_with_unknown']:.2%} of the outputs hold a `<unk>` token "
         f"({metrics['unknown_tokens']:,} in all, {metrics['unknown_replaced']:,} replaced by their most attended "
         f"source word); BLEU with `<unk>` left out instead: {metrics['bleu_without_unk_replacement']:.2f}.",
+        *(
+            [
+                "",
+                f"Placeholders: the sources held {metrics['placeholders_in_sources']:,} numbers and unknown words; "
+                f"the model put back {metrics['placeholders_put_back']:,} of them.",
+            ]
+            if "placeholders_in_sources" in metrics
+            else []
+        ),
         "",
         "| source words | sources | BLEU |",
         "|---|---|---|",
