@@ -17,7 +17,7 @@ import numpy as np
 
 from bench import common
 from bench.beam_speed import beam_speeds, run_batches
-from bench.names_numbers import carried_share, substitution_set
+from bench.names_numbers import carried_share, substitution_set, word_vocabulary
 from bench.transformer_cache_speed import cache_report_lines, cache_speedups, interleaved_medians
 
 CONFIGS = [
@@ -62,7 +62,8 @@ def decoding_speed(run: str) -> dict:
     )
     example = translator.translate([EXAMPLE], beam=4)[0]
     out["example"] = example.text
-    cases = substitution_set(read_pairs_split(translator.run, "test"), translator.source_vocab, seed=0)
+    known = word_vocabulary(read_pairs_split(translator.run, "train")["source"])
+    cases = substitution_set(read_pairs_split(translator.run, "test"), known, seed=0)
     out["names_numbers"] = carried_share(translator, cases)
     if translator.transformer:
         out["cache"] = cache_speedups(translator, sources)

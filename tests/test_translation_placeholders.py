@@ -201,3 +201,21 @@ def test_casual_sources_are_drawn_from_the_training_split_only(tmp_path: Path) -
     arrays = load_arrays(run, "valid")
     valid = [source_model.decode(row) for row in arrays["source"]]
     assert valid == read_pairs_split(run, "valid")["source"].tolist()  # valid sources as written
+
+
+def test_the_benchmark_counts_whole_words_against_one_word_vocabulary() -> None:
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from bench.names_numbers import carried_share, word_vocabulary  # noqa: PLC0415
+
+    assert word_vocabulary(["Tom saw 3 cats.", "tom saw a dog"], min_count=2) == {"tom", "saw"}
+    cases = [
+        {"source": "I bought 37 apples.", "inserted": "37", "kind": "number"},
+        {"source": "I saw Dagny.", "inserted": "Dagny", "kind": "name"},
+    ]
+    outputs = {"I bought 37 apples.": "Compré 1370 manzanas.", "I saw Dagny.": "Vi a Dagny."}
+    translator = SimpleNamespace(
+        translate=lambda sentences, **_: [SimpleNamespace(text=outputs[s]) for s in sentences]
+    )
+    figures = carried_share(translator, cases)
+    assert figures["carried"] == 1 and figures["number"]["share"] == 0.0 and figures["name"]["share"] == 1.0
