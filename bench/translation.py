@@ -29,7 +29,7 @@ CONFIGS = [
     "translate-transformer-sp8k-tied",
     "translate-transformer-sp4k-tied",
     "translate-transformer-sp16k-tied",
-    "translate-transformer-sp8k-ph",  # + placeholders for numbers and unknown words, budget-fitted schedule
+    "translate-transformer-sp8k-ph",  # + placeholders for numbers and unknown words, casual sources
     "translate-additive-sp8k-tied",  # the additive GRU with pieces, the seconds of translate-additive
 ]
 REPORT = Path("reports/translation.md")
