@@ -26,8 +26,8 @@ train-sentiment: setup  ## train and evaluate the default neural sentiment model
 train-lm: setup  ## train and evaluate the character-level language model on tiny Shakespeare
 	$(PY) -m pipeline run --config configs/lm-char-gru.toml
 
-train-translation: setup  ## train and evaluate the English -> Spanish Transformer translator
-	$(PY) -m pipeline run --config configs/translate-transformer.toml
+train-translation: setup  ## train and evaluate the English -> Spanish Transformer translator (8k shared pieces, placeholders)
+	$(PY) -m pipeline run --config configs/translate-transformer-sp8k-ph.toml
 
 test: setup  ## the test suite (small synthetic data; a few tests use the data mirror when present)
 	$(PY) -m pytest
