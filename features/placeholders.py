@@ -31,6 +31,11 @@ def is_number(span: str) -> bool:
     return any(character.isdigit() for character in span)
 
 
+def needs_placeholder(span: str, known: set[str]) -> bool:
+    """Whether a number or word is read as a placeholder: a number, or a word outside `known`."""
+    return is_number(span) or span.lower() not in known
+
+
 def known_words(sources: Iterable[str], max_words: int, min_count: int) -> list[str]:
     """The lower-cased words (not numbers) of `sources` seen at least `min_count` times, the `max_words`
     most frequent, most frequent first."""
@@ -62,7 +67,7 @@ def protect_source(text: str, known: set[str], placeholders: Sequence[str] = PLA
     mapping: dict[str, str] = {}
     for span in _SPAN_RE.findall(text):
         if span not in mapping and len(mapping) < len(placeholders):
-            if is_number(span) or span.lower() not in known:
+            if needs_placeholder(span, known):
                 mapping[span] = placeholders[len(mapping)]
     if not mapping:
         return Protected(text)
@@ -80,7 +85,7 @@ def protect_pair(
     for span in dict.fromkeys(_SPAN_RE.findall(source)):
         if span not in in_target or len(chosen) == len(PLACEHOLDERS):
             continue
-        if is_number(span) or span.lower() not in known:
+        if needs_placeholder(span, known):
             chosen.append(span)
         elif span[0].isupper() and copy_rate > 0 and rng.random() < copy_rate:
             chosen.append(span)

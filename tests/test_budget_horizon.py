@@ -1,7 +1,8 @@
 """train.lr_horizon = "time_budget" (pipeline.budget_horizon): a decaying schedule is fitted to the steps the
 time budget allows, the compiled step really uses the new length, and it is saved with the checkpoint.
 
-The clock is fake (a callback advances it per batch and per validation), so nothing depends on machine speed.
+The clock is fake (test_training_budget's: a callback advances it one second per batch and per validation), so
+nothing depends on machine speed.
 Under a constant gradient, SGD moves the one weight by the learning rate of each step, so the trained weight
 is the sum of the rates that the compiled training step used."""
 
@@ -26,30 +27,9 @@ from pipeline.budget_horizon import (
 from pipeline.errors import PipelineError
 from pipeline.optimizers import make_optimizer
 from pipeline.training import fit, new_state, progress_record
+from tests.test_training_budget import _Batches, _Clock, _Tick
 
 STEPS, EPOCHS, BUDGET = 10, 20, 50.0  # 11 s an epoch (10 batches + a validation): stops after 45 steps
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class _Tick(keras.callbacks.Callback):
-    """One second per training batch and one per validation pass."""
-
-    def __init__(self, clock: _Clock):
-        super().__init__()
-        self.clock = clock
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.clock.now += 1.0
-
-    def on_test_begin(self, logs=None):
-        self.clock.now += 1.0
 
 
 @pytest.fixture(autouse=True)
@@ -87,23 +67,10 @@ def _fit(run_path: Path, lr_horizon: str) -> dict:
         patience=0,
         max_seconds=BUDGET,
         verbose=0,
-        callbacks=[_Tick(clock)],
+        callbacks=[_Tick(clock, train=1.0, valid=1.0)],
         clock=clock,
         lr_horizon=lr_horizon,
     )
-
-
-class _Batches(keras.utils.PyDataset):
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int):
-        super().__init__()
-        self.x, self.y, self.batch_size = x, y, batch_size
-
-    def __len__(self) -> int:
-        return len(self.x) // self.batch_size
-
-    def __getitem__(self, i: int):
-        rows = slice(i * self.batch_size, (i + 1) * self.batch_size)
-        return self.x[rows], self.y[rows]
 
 
 def _cosine(step: int, length: int) -> float:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import string
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ from pipeline.serving.app import translation_row
 from pipeline.translation.featurize import load_arrays, read_pairs_split, training_texts
 from tests.conftest import invoke
 from tests.test_pipeline_translation import WORDS, _config, _corpus
+from tests.test_translation_unknown_words import _name
 
 ONE, TWO, THREE = PLACEHOLDERS[:3]
 
@@ -82,10 +82,6 @@ def test_a_placeholder_is_one_word_for_the_tokenizer_and_one_piece_for_sentencep
     assert model.pieces[4 : 4 + len(PLACEHOLDERS)] == list(PLACEHOLDERS)
     ids = model.encode(f"we see {TWO} and {ONE}")
     assert model.pieces.index(TWO) in ids and model.decode(ids) == f"we see {TWO} and {ONE}"
-
-
-def _name(rng: random.Random) -> str:
-    return rng.choice(string.ascii_uppercase) + "".join(rng.choices(string.ascii_lowercase, k=6))
 
 
 @pytest.fixture(scope="module")

@@ -44,9 +44,6 @@ from pipeline.stage import StageOutput, make_stage
 from pipeline.stage_keys import LEGACY_TABLE_KEYS, LegacyKey, StageKeySpec
 from pipeline.translation.protection import (
     KNOWN_WORDS_FILE,
-    casual_frames,
-    placeholder_pairs,
-    protect_frames,
     rewrite_frames,
     usable_placeholders,
 )
@@ -108,7 +105,7 @@ def training_texts(run: RunDir) -> tuple[list[str], list[str]]:
     """The normalised (source, target) texts of the training pairs featurize kept, in order: those whose best
     segmentation fits `features.sequence_length` (what subword sampling re-encodes each epoch)."""
     models, length = subword_models(run), run.config["features"]["sequence_length"]
-    frame = rewrite_frames(run, {"train": read_pairs_split(run, "train")}, write=False)["train"]
+    frame = rewrite_frames(run, {"train": read_pairs_split(run, "train")}, write=False)[0]["train"]
     kept: tuple[list[str], list[str]] = ([], [])
     for source, target in zip(frame["source"], frame["target"], strict=True):
         source, target = normalize_sentence(source), normalize_sentence(target)
@@ -176,11 +173,7 @@ def _featurize(run: RunDir) -> StageOutput:
         )
     out_dir = run.subdir("features")
     length = cfg["sequence_length"]
-    frames = protect_frames(run, {split: read_pairs_split(run, split) for split in split_names(run)})
-    marks = {"placeholder_pairs": placeholder_pairs(frames)} if cfg["placeholders"] else {}
-    frames, casual = casual_frames(run, frames)
-    if casual:
-        marks["casual_train_sources"] = casual
+    frames, marks = rewrite_frames(run, {split: read_pairs_split(run, split) for split in split_names(run)})
     if cfg["tokenizer"] == "sentencepiece":
         ids, vocabularies, record = _featurize_subwords(run, out_dir, frames)
         if cfg["placeholders"]:

@@ -26,10 +26,18 @@ KNOWN_WORDS_FILE = "features/known_words.json"
 
 def rewrite_frames(
     run: RunDir, frames: dict[str, pd.DataFrame], write: bool = True
-) -> dict[str, pd.DataFrame]:
+) -> tuple[dict[str, pd.DataFrame], dict]:
     """The splits as featurize tokenises them: with placeholders, then casual training sources (see the
-    module's docstring); unchanged without either option. `write`: see `protect_frames`."""
-    return casual_frames(run, protect_frames(run, frames, write))[0]
+    module's docstring), unchanged without either option; and what info.json says of them
+    (`placeholder_pairs`, `casual_train_sources`). `write`: see `protect_frames`."""
+    frames = protect_frames(run, frames, write)
+    record = (
+        {"placeholder_pairs": placeholder_pairs(frames)} if run.config["features"]["placeholders"] else {}
+    )
+    frames, casual = casual_frames(run, frames)
+    if casual:
+        record["casual_train_sources"] = casual
+    return frames, record
 
 
 def casual_frames(run: RunDir, frames: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], int]:
@@ -57,18 +65,24 @@ def protect_frames(
     if not cfg["placeholders"]:
         return frames
     if write:
-        known = known_words(frames["train"]["source"], cfg["max_tokens"], cfg["min_count"])
-        write_json(run.path / KNOWN_WORDS_FILE, known)
+        words = known_words(frames["train"]["source"], cfg["max_tokens"], cfg["min_count"])
+        write_json(run.path / KNOWN_WORDS_FILE, words)
+        known = set(words)
     else:
-        known = json.loads((run.path / KNOWN_WORDS_FILE).read_text(encoding="utf-8"))
+        known = read_known_words(run)
     rewritten = {}
     for split, frame in frames.items():
         rate = cfg["placeholder_copy_rate"] if split == "train" else 0.0
         sources, targets = protect_pairs(
-            list(frame["source"]), list(frame["target"]), set(known), rate, run.config["seed"]
+            list(frame["source"]), list(frame["target"]), known, rate, run.config["seed"]
         )
         rewritten[split] = frame.assign(source=sources, target=targets)
     return rewritten
+
+
+def read_known_words(run: RunDir) -> set[str]:
+    """The training sources' known words featurize wrote (features/known_words.json)."""
+    return set(json.loads((run.path / KNOWN_WORDS_FILE).read_text(encoding="utf-8")))
 
 
 def placeholder_pairs(frames: dict[str, pd.DataFrame]) -> dict[str, int]:
@@ -95,8 +109,7 @@ def load_protection(run: RunDir, info: dict) -> SourceProtection | None:
     """The run's SourceProtection, or None for a run without placeholders."""
     if not info.get("placeholders"):
         return None
-    known = json.loads((run.path / KNOWN_WORDS_FILE).read_text(encoding="utf-8"))
-    return SourceProtection(frozenset(known), tuple(info["placeholders"]))
+    return SourceProtection(frozenset(read_known_words(run)), tuple(info["placeholders"]))
 
 
 def usable_placeholders(source_tokens, target_tokens) -> list[str]:
