@@ -24,25 +24,32 @@ from bench.common import bench_row, fmt, machine, md_row, md_table, save_json, t
 # rows from bench/sentiment_transfer.py (runs/sentiment-<name>, reused when current: hours of training here).
 TRANSFER = ["lm-lstm-control", "lm-lstm"]
 CONFIGS = ["tfidf", "nbsvm", "bow", "onehot", "simplernn", "lstm", "gru", "bigru", "transformer", *TRANSFER]
-# Linear + neural: probabilities averaged with weights chosen on valid (`python -m pipeline ensemble`); the
-# first candidate whose members all have rows.
-ENSEMBLES = (("nbsvm", "lm-lstm"), ("nbsvm", "transformer"))
+# Linear + neural: probabilities averaged with weights chosen on valid (`python -m pipeline ensemble`, whose
+# grid includes zero weights, so a member that does not help valid drops out); the first candidate whose
+# members all have runs on disk.
+ENSEMBLES = (("nbsvm", "lm-lstm", "transformer"), ("nbsvm", "lm-lstm"), ("nbsvm", "transformer"))
 REPORT = Path("reports/sentiment.md")
 RESULTS = Path("reports/sentiment.json")
 LOGS = Path("runs/bench/logs")
 
 
+def has_run(results: dict, name: str) -> bool:
+    """Whether `name` has a row whose run directory is still on disk (rows of earlier benchmark runs stay in
+    reports/sentiment.json after `make clean`)."""
+    return name in results and (Path(results[name]["run"]) / "manifest.json").is_file()
+
+
 def extra_rows(results: dict) -> list[dict]:
     """scikit-learn's LogisticRegression on the tfidf run's features and the first of ENSEMBLES whose runs
-    are all here, each computed in its own subprocess (bench/sentiment_extra.py)."""
+    are all on disk, each computed in its own subprocess (bench/sentiment_extra.py)."""
     rows = []
     command = [sys.executable, "-m", "bench.sentiment_extra"]
-    if "tfidf" in results:
+    if has_run(results, "tfidf"):
         try:
             rows.append(bench_row([*command, "sklearn", results["tfidf"]["run"]], LOGS / "sklearn.log"))
         except RuntimeError as exc:
             print(exc, flush=True)
-    ensemble = next((names for names in ENSEMBLES if all(name in results for name in names)), None)
+    ensemble = next((names for names in ENSEMBLES if all(has_run(results, name) for name in names)), None)
     if ensemble:
         try:
             row = bench_row(
@@ -54,6 +61,8 @@ def extra_rows(results: dict) -> list[dict]:
             row["seed"] = results[ensemble[0]]["seed"]
             row["train_seconds"] = sum(results[n]["train_seconds"] for n in ensemble)
             rows.append(row)
+    for row in rows:
+        row["measured"] = today()
     return rows
 
 
@@ -85,6 +94,16 @@ def transfer_lines(results: dict) -> list[str]:
     return lines
 
 
+def carried_over(rows: list[dict]) -> list[str]:
+    """A header line naming the rows this invocation did not measure (`--only`, `--skip-reference`): they
+    keep their figures from an earlier run of the script, on that day's machine speed."""
+    older = [r for r in rows if r.get("measured") != today()]
+    if not older:
+        return []
+    named = ", ".join(f"{r['name']} ({r.get('measured', 'an earlier day')})" for r in older)
+    return [f"Not re-run on {today()}, figures from an earlier run of this script: {named}."]
+
+
 def time_to_reach(curve: list, target: float) -> float | None:
     """Training seconds until the test accuracy after an epoch first reaches `target`."""
     return next((seconds for seconds, accuracy in curve if accuracy >= target), None)
@@ -97,7 +116,8 @@ def write_report(results: dict, reference: dict | None, extra: list[dict], secon
     lines = [
         "# Sentiment benchmark: IMDB, original split (25,000 test reviews)",
         "",
-        f"Command: `make bench-sentiment` (`python -m bench.sentiment`), {today()}, {machine()}, "
+        f"Command: `{' '.join(['python -m bench.sentiment', *sys.argv[1:]])}` (every row: `make bench-sentiment`), "
+        f"{today()}, {machine()}, "
         f"total {seconds / 60:.0f} min. A machine shared with other work: read the seconds as indicative.",
         "Single seeded runs (seed in the table); epochs chosen by early stopping on the validation split "
         "(10% of train). Inference is raw text -> probability, median of 3 repetitions over 2,000 reviews.",
@@ -112,6 +132,7 @@ def write_report(results: dict, reference: dict | None, extra: list[dict], secon
         "features and models of the rows above.",
         f"'to reference' = training seconds until the sampled test accuracy first reaches the reference's "
         f"final accuracy ({fmt(target)}).",
+        *carried_over(rows),
         "",
         *md_table(
             "run | features | model | seed | test accuracy | F1 | valid accuracy | featurize s | train s | epochs | "
@@ -156,6 +177,7 @@ def main() -> None:
         print("reference: keras-io bidirectional LSTM", flush=True)
         try:
             reference = bench_row([sys.executable, "-m", "bench.keras_io_reference"], LOGS / "reference.log")
+            reference["measured"] = today()
         except RuntimeError as exc:
             print(exc, flush=True)
     elif RESULTS.exists():
@@ -178,6 +200,7 @@ def main() -> None:
         except RuntimeError as exc:  # one broken row should not lose the others
             print(exc, flush=True)
             continue
+        results[name]["measured"] = today()
         print(f"{name}: test accuracy {results[name]['accuracy']:.4f}", flush=True)
     write_report(results, reference, extra_rows(results), time.time() - started)
 
