@@ -45,11 +45,12 @@ def run_checked(command: list[str], log: Path, env: dict[str, str] | None = None
 
 
 def bench_row(command: list[str], log: Path) -> dict:
-    """Run one benchmark-row subprocess and return the JSON of its last `BENCH {...}` line."""
+    """Run one benchmark-row subprocess and return the JSON of its last `BENCH {...}` line, with the day it
+    was measured (`measured`)."""
     status = run_logged(command, log)
     for line in reversed(log.read_text(errors="replace").splitlines()):
         if line.startswith("BENCH "):
-            return json.loads(line[6:])
+            return {**json.loads(line[6:]), "measured": today()}
     raise RuntimeError(f"{' '.join(command)} failed (exit {status}); see {log}")
 
 

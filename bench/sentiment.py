@@ -61,8 +61,6 @@ def extra_rows(results: dict) -> list[dict]:
             row["seed"] = results[ensemble[0]]["seed"]
             row["train_seconds"] = sum(results[n]["train_seconds"] for n in ensemble)
             rows.append(row)
-    for row in rows:
-        row["measured"] = today()
     return rows
 
 
@@ -177,7 +175,6 @@ def main() -> None:
         print("reference: keras-io bidirectional LSTM", flush=True)
         try:
             reference = bench_row([sys.executable, "-m", "bench.keras_io_reference"], LOGS / "reference.log")
-            reference["measured"] = today()
         except RuntimeError as exc:
             print(exc, flush=True)
     elif RESULTS.exists():
@@ -200,7 +197,6 @@ def main() -> None:
         except RuntimeError as exc:  # one broken row should not lose the others
             print(exc, flush=True)
             continue
-        results[name]["measured"] = today()
         print(f"{name}: test accuracy {results[name]['accuracy']:.4f}", flush=True)
     write_report(results, reference, extra_rows(results), time.time() - started)
 

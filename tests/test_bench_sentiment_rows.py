@@ -1,11 +1,14 @@
-"""bench/sentiment.py: which stored rows an ensemble may use, and the header naming rows not re-run."""
+"""bench/sentiment.py: which stored rows an ensemble may use, the day each row is measured, and the header
+naming rows not re-run."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 from bench import sentiment as bench_sentiment
-from bench.common import today
+from bench.common import bench_row, today
 
 
 def _row(name: str, run: Path, measured: str | None) -> dict:
@@ -38,3 +41,10 @@ def test_the_header_names_the_rows_this_invocation_did_not_measure(tmp_path: Pat
     assert "bow (2026-12-02)" in line and "gru (an earlier day)" in line
     assert "nbsvm" not in line
     assert bench_sentiment.carried_over(rows[:1]) == []
+
+
+def test_a_row_from_a_subprocess_carries_the_day_it_was_measured(tmp_path: Path):
+    line = "BENCH " + json.dumps({"name": "x", "accuracy": 0.5})
+    command = [sys.executable, "-c", f"print('noise'); print({line!r})"]
+    row = bench_row(command, tmp_path / "row.log")
+    assert row == {"name": "x", "accuracy": 0.5, "measured": today()}
