@@ -5,8 +5,12 @@ for a variable of a layer at depth d (0 = the head; see `models.lm_classifier.en
 learning rate divided by `decay ** d` (discriminative fine-tuning), and is zero until `d * unfreeze_every`
 steps have been taken (gradual unfreezing: the head alone for the first `unfreeze_every` steps, then one
 more layer group each time). Frozen layers keep their weights exactly: the step is multiplied by zero.
-The optimizer state (moments) still follows their gradients meanwhile, and the gradients are computed, so
-freezing saves no time.
+
+That mask alone still computes the frozen layers' gradients, so it saves no time. During `fit`,
+`models.gradual_unfreezing.GradualUnfreezing` really freezes the groups `frozen_layers(step)` names
+(`trainable = False`, so no gradient is computed for them and their moments stay at rest) and thaws them
+between epochs; the optimizer is built over every variable up front, and `stateless_apply` (JAX) accepts
+the thawed subset, as `apply_gradients` (TensorFlow) already does.
 
 Plain Keras optimizers underneath (Adam, SGD, RMSprop), registered for saving; everything is `keras.ops`, so
 it runs under TensorFlow and JAX. AdamW is not offered: its weight decay is applied outside `update_step`.
@@ -40,6 +44,34 @@ def _layerwise(base: type) -> type:
         def depth_of(self, variable) -> int:
             """The depth of the layer that owns `variable` (its path's first part); 0 when not listed."""
             return self.layer_depths.get(variable.path.split("/")[0], 0)
+
+        def frozen_layers(self, step: int) -> set[str]:
+            """The layers gradual unfreezing still holds frozen at optimizer step `step`."""
+            if not self.unfreeze_every:
+                return set()
+            return {name for name, depth in self.layer_depths.items() if step < depth * self.unfreeze_every}
+
+        def stateless_apply(self, optimizer_variables, grads, trainable_variables):
+            """Keras's, also when only the thawed variables (those still `trainable`, in the order the
+            optimizer was built with) come in, as they do while layers are frozen."""
+            if len(trainable_variables) == len(self._trainable_variables):
+                return super().stateless_apply(optimizer_variables, grads, trainable_variables)
+            thawed = [variable for variable in self._trainable_variables if variable.trainable]
+            if len(thawed) != len(trainable_variables):
+                raise ValueError(
+                    f"{len(trainable_variables)} variables to update, but {len(thawed)} of the "
+                    f"{len(self._trainable_variables)} the optimizer was built with are trainable"
+                )
+            mapping = [
+                *zip(thawed, trainable_variables, strict=True),
+                *zip(self.variables, optimizer_variables, strict=True),
+            ]
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                self.apply(grads, thawed)
+            return (
+                [scope.get_current_value(variable) for variable in thawed],
+                [scope.get_current_value(variable) for variable in self.variables],
+            )
 
         def update_step(self, gradient, variable, learning_rate):
             depth = self._depths[self._get_variable_index(variable)]

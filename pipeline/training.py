@@ -21,6 +21,7 @@ import pandas as pd
 
 from data.atomic import write_json, write_with
 from data.progress import is_interactive
+from models.gradual_unfreezing import unfreezing_callbacks
 from models.saving import load_model
 from pipeline.budget_horizon import BudgetHorizon
 
@@ -256,6 +257,7 @@ def fit(
     if state["epoch"] < epochs and not done:
         horizon = [BudgetHorizon(state, max_seconds, agree)] if lr_horizon == "time_budget" else []
         callbacks = [
+            *unfreezing_callbacks(model),  # before the checkpoint: it thaws every layer before a save
             checkpoint,
             *horizon,
             *tensorboard_callbacks(run_path / "tensorboard"),

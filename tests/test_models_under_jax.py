@@ -13,9 +13,10 @@ import pytest
 from tests.conftest import REPO_ROOT
 
 # The whole model suite under JAX takes over 5 minutes on 2 cores. Every custom layer's get_config and .keras
-# round trips (test_models_layers.py) take 15 s of it; the saving test that loads every model kind in fresh
+# round trips (test_models_layers.py) take 15 s of it, gradual unfreezing's frozen layers (the layerwise
+# optimizer's stateless_apply over the thawed variables only) a few more; the saving test that loads every model kind in fresh
 # processes takes 30 s more under JAX and is left to the full run: KERAS_BACKEND=jax pytest tests/test_models_*.py
-UNDER_JAX = ["tests/test_models_layers.py"]
+UNDER_JAX = ["tests/test_models_layers.py", "tests/test_gradual_unfreezing.py"]
 
 
 @pytest.mark.slow

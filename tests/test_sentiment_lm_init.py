@@ -135,6 +135,9 @@ def test_the_run_takes_the_lm_vocabulary_and_encoder_keys(lm_run: Path, finetune
     model = load_model(finetuned_run / "model.keras")
     assert model.name == "lm_lstm_classifier"
     assert type(model.optimizer).__name__ == "LayerwiseAdam"
+    # gradual unfreezing froze the encoder during fit (models.gradual_unfreezing) and thawed it before saving
+    assert all(layer.trainable for layer in model.layers)
+    assert len(model.optimizer._trainable_variables) == len(model.trainable_variables)
     metrics = json.loads((finetuned_run / "metrics.json").read_text())
     assert metrics["accuracy"] >= 0.5
     labels = load_run(finetuned_run).predict(["a truly wonderful film", "awful, boring and dull"])
