@@ -27,18 +27,20 @@ def f1_score(predicted: np.ndarray, labels: np.ndarray) -> float:
 
 
 def ensemble_row(run_paths: list[str]) -> dict:
-    """The runs' ensemble made by `python -m pipeline ensemble` (pipeline.sentiment.ensemble): weights chosen
-    on valid only, evaluated on test like any run, written to runs/bench/ensemble."""
-    from pipeline.sentiment.ensemble import build_ensemble  # noqa: PLC0415
+    """The runs' ensemble made by `python -m pipeline ensemble` (pipeline.sentiment.ensemble; --method auto:
+    a weighted average or logistic stacking, whichever cross-validates better on valid), fitted on valid
+    only, evaluated on test like any run, written to runs/bench/ensemble."""
+    from pipeline.sentiment.ensemble import build_ensemble, member_share  # noqa: PLC0415
 
     path = ENSEMBLE_RUN
     run = build_ensemble(run_paths, path, force=True)
     metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-    members = run.manifest["ensemble"]["members"]
+    recipe = run.manifest["ensemble"]
+    stacked = "stacker" in recipe
     return {
-        "name": "ensemble " + " + ".join(f"{m['name']} x{m['weight']:.2f}" for m in members),
+        "name": "ensemble " + " + ".join(f"{m['name']} {member_share(m)}" for m in recipe["members"]),
         "features": "-",
-        "model": "average (`pipeline ensemble`)",
+        "model": f"{'logistic stacking' if stacked else 'average'} (`pipeline ensemble`)",
         "accuracy": metrics["accuracy"],
         "f1": metrics["f1"],
         "valid_accuracy": metrics["valid"]["accuracy"],

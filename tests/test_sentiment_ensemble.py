@@ -1,5 +1,6 @@
 """`python -m pipeline ensemble`: a sentiment run averaging finished runs with weights chosen on valid only,
-used by predict, evaluate --labelled, load_run and the server like any run, refused once a member changed."""
+or stacking them with a logistic regression fitted on valid, used by predict, evaluate --labelled, load_run
+and the server like any run, refused once a member changed."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from pipeline.api import load_run
 from pipeline.errors import PipelineError
 from pipeline.evaluation import classification_metrics
 from pipeline.rundir import RunDir
-from pipeline.sentiment.ensemble import EnsembleClassifier, choose_weights, simplex_grid
+from pipeline.sentiment.ensemble import EnsembleClassifier, choose_recipe, choose_weights, simplex_grid
 from pipeline.sentiment.prepare import read_split
+from pipeline.sentiment.stacking import fit_stacker, stacked_proba, stacking_features
 from tests.conftest import assert_one_line_error, invoke, make_reviews
 
 TEXTS = ["A wonderful, moving film.", "Dull and boring, a waste.", "", "the plot was superb and brilliant"]
@@ -44,7 +46,8 @@ def ensemble_run(tmp_path_factory, tfidf_run: Path, bigru_run: Path, transformer
     """The three shared runs (trained on the same reviews) as private copies, and their ensemble."""
     root = tmp_path_factory.mktemp("ensemble")
     members = [shutil.copytree(run, root / run.name) for run in (tfidf_run, bigru_run, transformer_run)]
-    result = invoke("ensemble", *[a for m in members for a in ("--run", m)], "--name", root / "mix")
+    runs = [a for m in members for a in ("--run", m)]
+    result = invoke("ensemble", *runs, "--method", "grid", "--name", root / "mix")
     assert result.exit_code == 0, result
     assert result.stdout.startswith("ensemble: test accuracy ")
     return root / "mix"
@@ -74,6 +77,71 @@ def test_the_ensemble_is_a_run_with_weights_chosen_on_valid(ensemble_run: Path) 
     expected = classification_metrics(test["label"].to_numpy(), mixed, 0.5)
     assert metrics["accuracy"] == pytest.approx(expected["accuracy"]) and metrics["n"] == len(test)
     assert metrics["confusion_matrix"] == expected["confusion_matrix"]
+
+
+def _miscalibrated(rows: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two members on `rows` two-class rows: the first knows the label but always leans positive (p 0.55 or
+    0.95), the second is noise. Averaging cannot undo the lean; a logistic regression's intercept can."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, rows)
+    leaning = np.where(y == 1, 0.95, 0.55) + rng.uniform(-0.02, 0.02, rows)
+    noise = rng.uniform(0.3, 0.7, rows)
+    as_classes = [np.stack([1 - p, p], axis=1) for p in (leaning, noise)]
+    return np.stack(as_classes), y
+
+
+def test_stacking_fits_the_log_odds_on_valid_and_auto_takes_it_when_it_cross_validates_better() -> None:
+    probabilities, y = _miscalibrated()
+    stacker = fit_stacker(probabilities, y, c=1.0)
+    assert np.asarray(stacker["coef"]).shape == (1, 2)
+    assert abs(stacker["coef"][0][0]) > 5 * abs(stacker["coef"][0][1])  # the informative member counts
+    mixed = stacked_proba(stacker, probabilities)
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0)
+    assert ((mixed[:, 1] >= 0.5) == y).mean() == 1.0
+    recipe = choose_recipe(probabilities, y, 0.5, "auto")
+    cross = recipe["cross_validated_accuracy"]
+    assert cross["stacking"] > 0.95 > cross["grid"]
+    assert recipe["method"] == "logistic stacking on valid" and recipe["valid_accuracy"] == 1.0
+    assert recipe["stacker"]["C"] in (0.01, 0.1, 1.0, 10.0, 100.0)
+    assert choose_recipe(probabilities, y, 0.5, "grid")["method"] == "simplex grid on valid accuracy"
+    # a member already right and calibrated: both cross-validate to 1.0 and the tie goes to the grid
+    right = np.stack([np.stack([1.0 - y * 0.8 - 0.1, y * 0.8 + 0.1], axis=1)] * 2)
+    assert choose_recipe(right, y, 0.5, "auto")["method"] == "simplex grid on valid accuracy"
+
+
+def test_stacking_many_classes_uses_every_class_log_probability() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 300)
+    sure = np.full((300, 3), 0.1)
+    sure[np.arange(300), y] = 0.8
+    probabilities = np.stack([sure, rng.dirichlet(np.ones(3), 300)])
+    assert stacking_features(probabilities).shape == (300, 6)
+    stacker = fit_stacker(probabilities, y, c=1.0)
+    mixed = stacked_proba(stacker, probabilities)
+    assert np.asarray(stacker["coef"]).shape == (3, 6) and mixed.shape == (300, 3)
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0)
+    assert (mixed.argmax(axis=1) == y).mean() == 1.0
+
+
+def test_a_stacked_ensemble_is_a_run_that_predicts_through_its_coefficients(ensemble_run: Path) -> None:
+    members = [m["path"] for m in RunDir.open_existing(ensemble_run).manifest["ensemble"]["members"]]
+    stacked = ensemble_run.parent / "stacked"
+    result = invoke(
+        "ensemble", *[a for m in members for a in ("--run", m)], "--method", "stacking", "--name", stacked
+    )
+    assert result.exit_code == 0, result
+    assert "logistic stacking on valid: tfidf coef " in result.stdout
+    recipe = RunDir.open_existing(stacked).manifest["ensemble"]
+    assert set(recipe["cross_validated_accuracy"]) == {"grid", "stacking"}
+    assert all(len(m["coef"]) == 1 and "weight" not in m for m in recipe["members"])
+    assert "Logistic regression over the members' log-odds" in (stacked / "report.md").read_text()
+    member_probabilities = np.stack([load_run(path).predict_proba(TEXTS) for path in members])
+    keep = [0, 1, 3]  # the empty text is skipped, with even probabilities
+    expected = stacked_proba(recipe["stacker"], member_probabilities[:, keep])
+    np.testing.assert_allclose(load_run(stacked).predict_proba(TEXTS)[keep], expected, rtol=1e-6)
+    before = json.loads((stacked / "metrics.json").read_text())
+    assert invoke("evaluate", "--run", stacked).exit_code == 0
+    assert json.loads((stacked / "metrics.json").read_text())["accuracy"] == before["accuracy"]
 
 
 def test_predict_load_run_and_evaluate_use_the_ensemble(ensemble_run: Path, tmp_path: Path) -> None:
@@ -141,6 +209,8 @@ def test_bad_ensembles_are_refused_with_one_line(
 ) -> None:
     out = ("--name", tmp_path / "mix")
     assert_one_line_error(invoke("ensemble", "--run", tfidf_run, *out), "two or more --run")
+    result = invoke("ensemble", "--run", tfidf_run, "--run", bigru_run, "--method", "vote", *out)
+    assert_one_line_error(result, "--method", "vote")
     assert_one_line_error(invoke("ensemble", "--run", tfidf_run, "--run", tfidf_run, *out), "given twice")
     result = invoke("ensemble", "--run", tfidf_run, "--run", multiclass_run, *out)
     assert_one_line_error(result, "has classes", "negative", "neutral")

@@ -1,11 +1,14 @@
-"""`python -m pipeline ensemble --run A --run B [...] --name NAME`: a sentiment run that averages the class
-probabilities of finished sentiment runs, with weights chosen on the validation split only.
+"""`python -m pipeline ensemble --run A --run B [...] --name NAME [--method auto|grid|stacking]`: a sentiment
+run that combines the class probabilities of finished sentiment runs, fitted on the validation split only.
 
 The members must share their classes and their valid and test splits (the same prepared reviews). Each
 member scores the raw valid and test texts through its own `SentimentClassifier`, the path `predict`, the
-API and the server use. The weights are the point of a grid over the simplex (steps of 1/20; 1/10 from five
-members) with the best valid accuracy, ties to the lower valid log-loss, then to the more even weights. The
-ensemble is then evaluated on test like any run (metrics.json, confusion.png, report.md).
+API and the server use. `grid` averages the probabilities with the weights of the point of a grid over the
+simplex (steps of 1/20; 1/10 from five members) with the best valid accuracy, ties to the lower valid
+log-loss, then to the more even weights; `stacking` is a logistic regression over the members' log-odds;
+`auto` (the default) takes the one with the better cross-validated valid accuracy
+(`pipeline.sentiment.stacking`). The ensemble is then evaluated on test like any run (metrics.json,
+confusion.png, report.md).
 
 The run directory holds no model of its own: config.toml and prepare/labels.json are the first member's
 (its data.max_chars and eval.threshold apply), and the manifest records `kind: "ensemble"` with each
@@ -31,6 +34,13 @@ from pipeline.rundir import RunDir, git_commit, versions
 from pipeline.sentiment.evaluate import metrics_record, write_metrics_and_confusion
 from pipeline.sentiment.inference import SentimentClassifier
 from pipeline.sentiment.prepare import read_split
+from pipeline.sentiment.stacking import (
+    METHODS,
+    choose_stacker,
+    cross_validated_accuracy,
+    predicted_labels,
+    stacked_proba,
+)
 
 KIND = "ensemble"
 SPLITS = ("valid", "test")
@@ -57,13 +67,8 @@ def choose_weights(
     members = probabilities.shape[0]
     grid = simplex_grid(members)
     mixed = np.einsum("gm,mnk->gnk", grid, probabilities)  # (grid, rows, classes)
-    if mixed.shape[2] == 2:
-        predicted = (mixed[:, :, 1] >= threshold).astype(np.int64)
-    else:
-        predicted = mixed.argmax(axis=2)
-    accuracy = (predicted == y[None, :]).mean(axis=1)
-    picked = np.clip(mixed[:, np.arange(len(y)), y], 1e-7, 1.0)
-    log_loss = -np.log(picked).mean(axis=1)
+    accuracy = (predicted_labels(mixed, threshold) == y[None, :]).mean(axis=1)
+    log_loss = _log_loss(mixed, y)
     spread = np.abs(grid - 1.0 / members).sum(axis=1)
     best = int(np.lexsort((spread, log_loss, -accuracy))[0])
     return grid[best], {
@@ -71,6 +76,53 @@ def choose_weights(
         "valid_log_loss": float(log_loss[best]),
         "grid_points": int(len(grid)),
     }
+
+
+def _log_loss(mixed: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The mean log-loss of (..., rows, classes) probabilities against the labels `y`."""
+    picked = np.clip(
+        np.take_along_axis(mixed, y.reshape((1,) * (mixed.ndim - 2) + (-1, 1)), axis=-1), 1e-7, 1.0
+    )
+    return -np.log(picked[..., 0]).mean(axis=-1)
+
+
+def averaged(weights: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """The members' (members, rows, classes) probabilities averaged with `weights`."""
+    return np.einsum("m,mnk->nk", np.asarray(weights, dtype=np.float64), probabilities)
+
+
+def combine(recipe: dict, probabilities: np.ndarray) -> np.ndarray:
+    """The ensemble's class probabilities from its members' (members, rows, classes) ones, by its recipe."""
+    if "stacker" in recipe:
+        return stacked_proba(recipe["stacker"], probabilities)
+    return averaged([member["weight"] for member in recipe["members"]], probabilities)
+
+
+def choose_recipe(probabilities: np.ndarray, y: np.ndarray, threshold: float, method: str) -> dict:
+    """How to combine the members (without the members' entries), fitted on these valid probabilities:
+    `method` as in the module's docstring, with both methods' cross-validated valid accuracy recorded."""
+    if method not in METHODS:
+        raise PipelineError(f"ensemble --method {method!r}: choose one of {', '.join(METHODS)}")
+
+    def grid_fit(p: np.ndarray, t: np.ndarray):
+        weights = choose_weights(p, t, threshold)[0]
+        return lambda q: averaged(weights, q)
+
+    cross_validated = {"grid": cross_validated_accuracy(grid_fit, probabilities, y, threshold)}
+    stacker, cross_validated["stacking"] = choose_stacker(probabilities, y, threshold)
+    if method == "auto":
+        method = "stacking" if cross_validated["stacking"] > cross_validated["grid"] else "grid"
+    weights, chosen = choose_weights(probabilities, y, threshold)
+    recipe = {"method": "simplex grid on valid accuracy", **chosen, "weights": weights.tolist()}
+    if method == "stacking":
+        mixed = stacked_proba(stacker, probabilities)
+        recipe = {
+            "method": "logistic stacking on valid",
+            "stacker": stacker,
+            "valid_accuracy": float((predicted_labels(mixed, threshold) == y).mean()),
+            "valid_log_loss": float(_log_loss(mixed, y)),
+        }
+    return {**recipe, "cross_validated_accuracy": cross_validated}
 
 
 def _split_fingerprint(run: RunDir, split: str) -> str:
@@ -112,10 +164,15 @@ def _check_members(runs: list[RunDir]) -> None:
                 )
 
 
-def build_ensemble(run_paths: list[str | Path], path: Path, force: bool = False) -> RunDir:
-    """Choose the weights on valid, evaluate on test and write the ensemble run at `path`."""
+def build_ensemble(
+    run_paths: list[str | Path], path: Path, force: bool = False, method: str = "auto"
+) -> RunDir:
+    """Fit the combination on valid (`method`: auto, grid or stacking), evaluate on test and write the
+    ensemble run at `path`."""
     started = time.time()
     paths = [Path(p) for p in run_paths]
+    if method not in METHODS:
+        raise PipelineError(f"ensemble --method {method!r}: choose one of {', '.join(METHODS)}")
     if len(paths) < 2:
         raise PipelineError("ensemble: give two or more --run")
     resolved = [p.resolve() for p in paths]
@@ -136,29 +193,40 @@ def build_ensemble(run_paths: list[str | Path], path: Path, force: bool = False)
         split: np.stack([c.predict_proba(texts[split], progress=False) for c in classifiers])
         for split in SPLITS
     }
-    weights, chosen = choose_weights(probabilities["valid"], y["valid"], threshold)
+    recipe = choose_recipe(probabilities["valid"], y["valid"], threshold, method)
+    weights = recipe.pop("weights", None)
     members = []
-    for index, (run, classifier, weight) in enumerate(zip(runs, classifiers, weights, strict=True)):
+    for index, (run, classifier) in enumerate(zip(runs, classifiers, strict=True)):
         alone = {
             split: classification_metrics(y[split], probabilities[split][index], threshold)["accuracy"]
             for split in SPLITS
         }
-        members.append(
-            {
-                "name": run.path.name,
-                "path": str(run.path.resolve()),
-                "model_sha256": sha256_file(run.path / "model.keras"),
-                "kind": classifier.run.config["model"]["kind"],
-                "weight": round(float(weight), 4),
-                "valid_accuracy": alone["valid"],
-                "test_accuracy": alone["test"],
-            }
-        )
-    recipe = {"method": "simplex grid on valid accuracy", **chosen, "members": members}
+        member = {
+            "name": run.path.name,
+            "path": str(run.path.resolve()),
+            "model_sha256": sha256_file(run.path / "model.keras"),
+            "kind": classifier.run.config["model"]["kind"],
+            "valid_accuracy": alone["valid"],
+            "test_accuracy": alone["test"],
+        }
+        if weights is not None:
+            member["weight"] = round(float(weights[index]), 4)
+        else:
+            member["coef"] = _member_coef(recipe["stacker"], index, len(runs))
+        members.append(member)
+    recipe["members"] = members
     run = _write_run(path, first, recipe)
-    mixed = {split: np.einsum("m,mnk->nk", weights, probabilities[split]) for split in SPLITS}
+    mixed = {split: combine(recipe, probabilities[split]) for split in SPLITS}
     evaluate_probabilities(run, mixed, y, threshold, started)
     return run
+
+
+def _member_coef(stacker: dict, index: int, members: int) -> list[float]:
+    """Member `index`'s coefficients in the stacker: one (its log-odds) for two classes, else one per
+    (output class, member class) pair, row by row."""
+    coef = np.asarray(stacker["coef"])
+    per_member = coef.shape[1] // members
+    return [round(float(c), 4) for c in coef[:, index * per_member : (index + 1) * per_member].ravel()]
 
 
 def _check_target(path: Path, force: bool) -> None:
@@ -219,11 +287,39 @@ def evaluate_probabilities(
     run.save_manifest()
     print(
         f"ensemble: test accuracy {test['accuracy']:.4f}, f1 {test['f1']:.4f} (valid accuracy "
-        f"{valid['accuracy']:.4f}); weights "
-        + ", ".join(f"{m['name']} {m['weight']:.2f}" for m in run.manifest[KIND]["members"])
+        f"{valid['accuracy']:.4f}); {run.manifest[KIND]['method']}: "
+        + ", ".join(f"{m['name']} {member_share(m)}" for m in run.manifest[KIND]["members"])
         + f" -> {run.path / 'metrics.json'}"
     )
     return metrics
+
+
+def member_share(member: dict) -> str:
+    """A member's part in its ensemble: "x0.90" (its grid weight) or "coef 1.08" (its stacking log-odds)."""
+    if "weight" in member:
+        return f"x{member['weight']:.2f}"
+    return "coef " + "/".join(f"{c:.2f}" for c in member["coef"])
+
+
+def _method_line(recipe: dict) -> str:
+    """The report's sentence on how the members were combined, fitted on valid only."""
+    cross = recipe.get("cross_validated_accuracy")
+    chosen = (
+        f" Cross-validated valid accuracy (5 folds): grid {cross['grid']:.4f}, stacking {cross['stacking']:.4f}."
+        if cross
+        else ""
+    )
+    if "stacker" in recipe:
+        return (
+            "Logistic regression over the members' log-odds, fitted on the validation split only "
+            f"(C = {recipe['stacker']['C']:g} by cross-validation; intercept "
+            f"{', '.join(f'{b:.3f}' for b in recipe['stacker']['intercept'])}; valid log-loss "
+            f"{recipe['valid_log_loss']:.4f}).{chosen}"
+        )
+    return (
+        f"Class probabilities averaged with weights chosen on the validation split only ({recipe['method']}, "
+        f"{recipe['grid_points']:,} points; valid log-loss {recipe['valid_log_loss']:.4f}).{chosen}"
+    )
 
 
 def _report(run: RunDir, metrics: dict) -> str:
@@ -231,15 +327,14 @@ def _report(run: RunDir, metrics: dict) -> str:
     lines = [
         f"# {run.path.name}: ensemble of {len(recipe['members'])} sentiment runs",
         "",
-        f"Class probabilities averaged with weights chosen on the validation split only ({recipe['method']}, "
-        f"{recipe['grid_points']:,} points; valid log-loss {recipe['valid_log_loss']:.4f}).",
+        _method_line(recipe),
         "",
-        "| member | kind | weight | valid accuracy | test accuracy | model.keras SHA-256 |",
+        "| member | kind | weight / coefficient | valid accuracy | test accuracy | model.keras SHA-256 |",
         "|---|---|---|---|---|---|",
     ]
     for m in recipe["members"]:
         lines.append(
-            f"| {m['name']} | {m['kind']} | {m['weight']:.2f} | {m['valid_accuracy']:.4f} | "
+            f"| {m['name']} | {m['kind']} | {member_share(m)} | {m['valid_accuracy']:.4f} | "
             f"{m['test_accuracy']:.4f} | `{m['model_sha256'][:16]}` |"
         )
     lines.append(f"| **ensemble** | | | {metrics['valid']['accuracy']:.4f} | {metrics['accuracy']:.4f} | |")
@@ -251,7 +346,7 @@ def _report(run: RunDir, metrics: dict) -> str:
 
 
 def reevaluate(run: RunDir) -> dict:
-    """`evaluate --run ENSEMBLE`: score valid and test again with the recorded weights."""
+    """`evaluate --run ENSEMBLE`: score valid and test again with the recorded combination."""
     started = time.time()
     classifier = EnsembleClassifier(run)
     y, probabilities = {}, {}
@@ -264,7 +359,8 @@ def reevaluate(run: RunDir) -> dict:
 
 
 class EnsembleClassifier(SentimentClassifier):
-    """An ensemble run as a classifier: its members' probabilities, weighted. `predict`, `predict_proba` and
+    """An ensemble run as a classifier: its members' probabilities, combined by its recipe (weighted or
+    stacked). `predict`, `predict_proba` and
     `screen` are SentimentClassifier's; `explain` is refused (the members' tokens differ)."""
 
     can_explain = False
@@ -273,8 +369,8 @@ class EnsembleClassifier(SentimentClassifier):
         if not is_ensemble(run):
             raise PipelineError(f"{run.path} is not an ensemble run")
         self.run = run
-        recipe = run.manifest[KIND]
-        self.members, weights = [], []
+        self.recipe = recipe = run.manifest[KIND]
+        self.members = []
         for member in recipe["members"]:
             path = Path(member["path"])
             if not (path / "model.keras").is_file():
@@ -285,8 +381,6 @@ class EnsembleClassifier(SentimentClassifier):
                     f"({path / 'model.keras'}); make the ensemble again"
                 )
             self.members.append(SentimentClassifier(RunDir.open_existing(path)))
-            weights.append(member["weight"])
-        self.weights = np.asarray(weights, dtype=np.float64)
         self.labels = self.members[0].labels
         self.max_chars = min(m.max_chars for m in self.members)
         self.threshold = run.config["eval"]["threshold"]
@@ -299,12 +393,14 @@ class EnsembleClassifier(SentimentClassifier):
     def _scored_proba(self, screened, batch_size: int, progress: bool) -> np.ndarray:
         if not screened.texts:
             return np.zeros((0, len(self.classes)), dtype="float64")
-        mixed = np.zeros((len(screened.texts), len(self.classes)), dtype="float64")
-        for member, weight in zip(self.members, self.weights, strict=True):
-            if weight > 0:
+        probabilities = np.full(
+            (len(self.members), len(screened.texts), len(self.classes)), 1.0 / len(self.classes)
+        )
+        for index, (member, entry) in enumerate(zip(self.members, self.recipe["members"], strict=True)):
+            if entry.get("weight", 1.0) > 0:  # a member the grid gave no weight is not scored
                 scored = member.screen(screened.texts)  # already within every member's data.max_chars
-                mixed += weight * member._scored_proba(scored, batch_size, progress)
-        return mixed
+                probabilities[index] = member._scored_proba(scored, batch_size, progress)
+        return combine(self.recipe, probabilities)
 
     def explain(self, *args, **kwargs):
         raise PipelineError("explain is not available for an ensemble run; explain one of its members")
