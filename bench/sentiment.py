@@ -24,10 +24,15 @@ from bench.common import bench_row, fmt, machine, md_row, md_table, save_json, t
 # rows from bench/sentiment_transfer.py (runs/sentiment-<name>, reused when current: hours of training here).
 TRANSFER = ["lm-lstm-control", "lm-lstm"]
 CONFIGS = ["tfidf", "nbsvm", "bow", "onehot", "simplernn", "lstm", "gru", "bigru", "transformer", *TRANSFER]
-# Linear + neural: probabilities averaged with weights chosen on valid (`python -m pipeline ensemble`, whose
-# grid includes zero weights, so a member that does not help valid drops out); the first candidate whose
-# members all have runs on disk.
-ENSEMBLES = (("nbsvm", "lm-lstm", "transformer"), ("nbsvm", "lm-lstm"), ("nbsvm", "transformer"))
+# Linear + neural, combined by `python -m pipeline ensemble --method auto` (a weighted average whose grid
+# includes zero weights, or logistic stacking; whichever cross-validates better on valid); the first
+# candidate whose members all have runs on disk.
+ENSEMBLES = (
+    ("nbsvm", "lm-lstm", "lm-lstm-control", "transformer"),
+    ("nbsvm", "lm-lstm", "lm-lstm-control"),
+    ("nbsvm", "lm-lstm"),
+    ("nbsvm", "transformer"),
+)
 REPORT = Path("reports/sentiment.md")
 RESULTS = Path("reports/sentiment.json")
 LOGS = Path("runs/bench/logs")
