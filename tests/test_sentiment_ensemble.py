@@ -107,6 +107,12 @@ def test_stacking_fits_the_log_odds_on_valid_and_auto_takes_it_when_it_cross_val
     # a member already right and calibrated: both cross-validate to 1.0 and the tie goes to the grid
     right = np.stack([np.stack([1.0 - y * 0.8 - 0.1, y * 0.8 + 0.1], axis=1)] * 2)
     assert choose_recipe(right, y, 0.5, "auto")["method"] == "simplex grid on valid accuracy"
+    # a class with a single valid review: nothing to cross-validate, so auto takes the grid, stacking is refused
+    one = np.array([0, 0, 0, 1])
+    lone = np.stack([np.stack([1.0 - one * 0.8 - 0.1, one * 0.8 + 0.1], axis=1)] * 2)
+    assert "cross_validated_accuracy" not in choose_recipe(lone, one, 0.5, "auto")
+    with pytest.raises(PipelineError, match="1 review"):
+        choose_recipe(lone, one, 0.5, "stacking")
 
 
 def test_stacking_many_classes_uses_every_class_log_probability() -> None:

@@ -108,6 +108,15 @@ def choose_recipe(probabilities: np.ndarray, y: np.ndarray, threshold: float, me
         weights = choose_weights(p, t, threshold)[0]
         return lambda q: averaged(weights, q)
 
+    fewest = int(np.bincount(y, minlength=probabilities.shape[2]).min())
+    if fewest < 2:  # nothing to cross-validate or stack on: the grid alone
+        if method == "stacking":
+            raise PipelineError(
+                f"ensemble --method stacking: the valid split has {fewest} review(s) of a class; "
+                "stacking needs at least 2 of each"
+            )
+        weights, chosen = choose_weights(probabilities, y, threshold)
+        return {"method": "simplex grid on valid accuracy", **chosen, "weights": weights.tolist()}
     cross_validated = {"grid": cross_validated_accuracy(grid_fit, probabilities, y, threshold)}
     stacker, cross_validated["stacking"] = choose_stacker(probabilities, y, threshold)
     if method == "auto":
