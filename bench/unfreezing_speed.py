@@ -35,7 +35,6 @@ def step_seconds(run_path: Path) -> dict:
     import keras  # noqa: PLC0415
 
     from models.lm_classifier import encoder_layer_depths  # noqa: PLC0415
-    from models.saving import load_model  # noqa: PLC0415
     from pipeline.rundir import RunDir  # noqa: PLC0415
     from pipeline.sentiment.featurize import feature_info, load_features  # noqa: PLC0415
     from pipeline.sentiment.train import _build, batch_features, compile_model  # noqa: PLC0415
@@ -46,7 +45,6 @@ def step_seconds(run_path: Path) -> dict:
     batches = batch_features(x, y, cfg["train"]["batch_size"], training=True, bucket=True, seed=cfg["seed"])
     chosen = [batches[index] for index in range(BATCHES)]
     language_model = run.path / "features" / "language_model.keras"
-    load_model(language_model)  # fails early, naming the file, when the run has none
 
     def variant(frozen_above: int):
         keras.utils.set_random_seed(cfg["seed"])

@@ -100,14 +100,10 @@ def combine(recipe: dict, probabilities: np.ndarray) -> np.ndarray:
 
 def choose_recipe(probabilities: np.ndarray, y: np.ndarray, threshold: float, method: str) -> dict:
     """How to combine the members (without the members' entries), fitted on these valid probabilities:
-    `method` as in the module's docstring, with both methods' cross-validated valid accuracy recorded."""
-    if method not in METHODS:
-        raise PipelineError(f"ensemble --method {method!r}: choose one of {', '.join(METHODS)}")
-
-    def grid_fit(p: np.ndarray, t: np.ndarray):
-        weights = choose_weights(p, t, threshold)[0]
-        return lambda q: averaged(weights, q)
-
+    `method` (checked by build_ensemble) as in the module's docstring, with both methods' cross-validated
+    valid accuracy recorded."""
+    weights, chosen = choose_weights(probabilities, y, threshold)
+    grid = {"method": "simplex grid on valid accuracy", **chosen, "weights": weights.tolist()}
     fewest = int(np.bincount(y, minlength=probabilities.shape[2]).min())
     if fewest < 2:  # nothing to cross-validate or stack on: the grid alone
         if method == "stacking":
@@ -115,23 +111,26 @@ def choose_recipe(probabilities: np.ndarray, y: np.ndarray, threshold: float, me
                 f"ensemble --method stacking: the valid split has {fewest} review(s) of a class; "
                 "stacking needs at least 2 of each"
             )
-        weights, chosen = choose_weights(probabilities, y, threshold)
-        return {"method": "simplex grid on valid accuracy", **chosen, "weights": weights.tolist()}
+        return grid
+
+    def grid_fit(p: np.ndarray, t: np.ndarray):
+        fold_weights = choose_weights(p, t, threshold)[0]
+        return lambda q: averaged(fold_weights, q)
+
     cross_validated = {"grid": cross_validated_accuracy(grid_fit, probabilities, y, threshold)}
     stacker, cross_validated["stacking"] = choose_stacker(probabilities, y, threshold)
     if method == "auto":
         method = "stacking" if cross_validated["stacking"] > cross_validated["grid"] else "grid"
-    weights, chosen = choose_weights(probabilities, y, threshold)
-    recipe = {"method": "simplex grid on valid accuracy", **chosen, "weights": weights.tolist()}
-    if method == "stacking":
-        mixed = stacked_proba(stacker, probabilities)
-        recipe = {
-            "method": "logistic stacking on valid",
-            "stacker": stacker,
-            "valid_accuracy": float((predicted_labels(mixed, threshold) == y).mean()),
-            "valid_log_loss": float(_log_loss(mixed, y)),
-        }
-    return {**recipe, "cross_validated_accuracy": cross_validated}
+    if method == "grid":
+        return {**grid, "cross_validated_accuracy": cross_validated}
+    mixed = stacked_proba(stacker, probabilities)
+    return {
+        "method": "logistic stacking on valid",
+        "stacker": stacker,
+        "valid_accuracy": float((predicted_labels(mixed, threshold) == y).mean()),
+        "valid_log_loss": float(_log_loss(mixed, y)),
+        "cross_validated_accuracy": cross_validated,
+    }
 
 
 def _split_fingerprint(run: RunDir, split: str) -> str:

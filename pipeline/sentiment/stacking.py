@@ -19,6 +19,8 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
+from pipeline.evaluation import class_probabilities
+
 METHODS = ("auto", "grid", "stacking")
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
 FOLDS = 5
@@ -47,8 +49,7 @@ def stacked_proba(stacker: dict, probabilities: np.ndarray) -> np.ndarray:
     coef, intercept = np.asarray(stacker["coef"]), np.asarray(stacker["intercept"])
     z = stacking_features(probabilities) @ coef.T + intercept
     if coef.shape[0] == 1:
-        positive = 1.0 / (1.0 + np.exp(-z[:, 0]))
-        return np.stack([1.0 - positive, positive], axis=1)
+        return class_probabilities(1.0 / (1.0 + np.exp(-z[:, 0])))
     z = z - z.max(axis=1, keepdims=True)
     return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
 
@@ -85,7 +86,11 @@ def choose_stacker(probabilities: np.ndarray, y: np.ndarray, threshold: float) -
     every valid row, and that accuracy."""
 
     def fitter(c: float) -> Callable[[np.ndarray, np.ndarray], Combiner]:
-        return lambda p, t: lambda q, s=fit_stacker(p, t, c): stacked_proba(s, q)
+        def fit(p: np.ndarray, t: np.ndarray) -> Combiner:
+            stacker = fit_stacker(p, t, c)
+            return lambda q: stacked_proba(stacker, q)
+
+        return fit
 
     scores = [cross_validated_accuracy(fitter(c), probabilities, y, threshold) for c in C_GRID]
     best = int(np.argmax(scores))
