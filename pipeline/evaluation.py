@@ -7,11 +7,15 @@ from sklearn import metrics
 
 
 def predicted_ids(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """Class ids from model outputs: (n,) or (n, 1) positive probabilities with a threshold, or (n, k)."""
+    """Class ids from model outputs: (n,) or (..., 1) positive-class probabilities and (..., 2) class
+    probabilities call class 1 when its probability >= threshold (the run's eval.threshold); (..., k > 2)
+    take the argmax."""
     probabilities = np.asarray(probabilities)
-    if probabilities.ndim == 1 or probabilities.shape[1] == 1:
-        return (probabilities.reshape(-1) >= threshold).astype(np.int64)
-    return probabilities.argmax(axis=1)
+    if probabilities.ndim == 1:
+        return (probabilities >= threshold).astype(np.int64)
+    if probabilities.shape[-1] <= 2:
+        return (probabilities[..., -1] >= threshold).astype(np.int64)
+    return probabilities.argmax(axis=-1)
 
 
 def class_probabilities(outputs: np.ndarray) -> np.ndarray:

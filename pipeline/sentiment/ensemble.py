@@ -29,7 +29,7 @@ import numpy as np
 from data.atomic import write_json, write_text
 from data.locate import sha256_file
 from pipeline.errors import PipelineError
-from pipeline.evaluation import classification_metrics
+from pipeline.evaluation import classification_metrics, predicted_ids
 from pipeline.rundir import RunDir, git_commit, versions
 from pipeline.sentiment.evaluate import metrics_record, write_metrics_and_confusion
 from pipeline.sentiment.inference import SentimentClassifier
@@ -38,7 +38,6 @@ from pipeline.sentiment.stacking import (
     METHODS,
     choose_stacker,
     cross_validated_accuracy,
-    predicted_labels,
     stacked_proba,
 )
 
@@ -67,7 +66,7 @@ def choose_weights(
     members = probabilities.shape[0]
     grid = simplex_grid(members)
     mixed = np.einsum("gm,mnk->gnk", grid, probabilities)  # (grid, rows, classes)
-    accuracy = (predicted_labels(mixed, threshold) == y[None, :]).mean(axis=1)
+    accuracy = (predicted_ids(mixed, threshold) == y[None, :]).mean(axis=1)
     log_loss = _log_loss(mixed, y)
     spread = np.abs(grid - 1.0 / members).sum(axis=1)
     best = int(np.lexsort((spread, log_loss, -accuracy))[0])
@@ -127,7 +126,7 @@ def choose_recipe(probabilities: np.ndarray, y: np.ndarray, threshold: float, me
     return {
         "method": "logistic stacking on valid",
         "stacker": stacker,
-        "valid_accuracy": float((predicted_labels(mixed, threshold) == y).mean()),
+        "valid_accuracy": float((predicted_ids(mixed, threshold) == y).mean()),
         "valid_log_loss": float(_log_loss(mixed, y)),
         "cross_validated_accuracy": cross_validated,
     }

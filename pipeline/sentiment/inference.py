@@ -16,7 +16,7 @@ from features.sparse import SparseVectorizer
 from features.vocabulary import Vocabulary
 from models.saving import load_model
 from pipeline.errors import PipelineError
-from pipeline.evaluation import class_probabilities
+from pipeline.evaluation import class_probabilities, predicted_ids
 from pipeline.rundir import RunDir
 from pipeline.sentiment.explain import Explanation, explain_text
 from pipeline.text_limits import Screened, classify, screen
@@ -167,7 +167,7 @@ class SentimentClassifier:
             )
         screened = self.screen(texts, strict=strict)
         probs = self._scored_proba(screened, batch_size, progress)
-        ids = (probs[:, 1] >= threshold).astype(int) if binary else probs.argmax(axis=1)
+        ids = predicted_ids(probs, threshold)
         labels = np.full(screened.n_rows, "", dtype=object)
         probability = np.full(screened.n_rows, np.nan, dtype=probs.dtype)
         labels[screened.rows] = [self.classes[i] for i in ids]

@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from pipeline.evaluation import class_probabilities
+from pipeline.evaluation import class_probabilities, predicted_ids
 
 METHODS = ("auto", "grid", "stacking")
 C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
@@ -54,13 +54,6 @@ def stacked_proba(stacker: dict, probabilities: np.ndarray) -> np.ndarray:
     return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
 
 
-def predicted_labels(mixed: np.ndarray, threshold: float) -> np.ndarray:
-    """(..., rows, classes) probabilities -> labels: p(class 1) >= threshold for two classes, else argmax."""
-    if mixed.shape[-1] == 2:
-        return (mixed[..., 1] >= threshold).astype(np.int64)
-    return mixed.argmax(axis=-1)
-
-
 def folds(y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Stratified folds of the valid rows (fewer than FOLDS when a class has fewer rows), seeded."""
     splits = max(2, min(FOLDS, int(np.bincount(y).min())))
@@ -77,7 +70,7 @@ def cross_validated_accuracy(
     correct = 0
     for kept, held in folds(y):
         combine = fit(probabilities[:, kept], y[kept])
-        correct += int((predicted_labels(combine(probabilities[:, held]), threshold) == y[held]).sum())
+        correct += int((predicted_ids(combine(probabilities[:, held]), threshold) == y[held]).sum())
     return correct / len(y)
 
 
