@@ -13,7 +13,10 @@ Python loop's lists (`models.seq2seq_decoding._beam_search`), and makes the same
   (its score / the length penalty of the longest output); the loop stops when no row is live.
 
 Only each sentence's best finished hypothesis is kept (the Python loop's `max` over its list: the first of
-equal ranks). `<pad>`/`<start>` are never emitted and `<end>` is barred before `min_length`.
+equal ranks), as where it ended (step, row, token). The loop carries back-pointers rather than histories:
+each step writes its chosen tokens, the rows they extend and its attention weights (in its input's row order)
+once, and the best hypotheses' tokens and maps are traced back after the loop, so no step copies the
+hypotheses' histories. `<pad>`/`<start>` are never emitted and `<end>` is barred before `min_length`.
 """
 
 from __future__ import annotations
@@ -83,7 +86,7 @@ class BeamLoop(keras.Model):
         longest = _penalty(float(steps), self.alpha)
 
         def choose(step, outputs, carry):
-            scores, history, attention, best = carry
+            scores, tokens_at, parents, weights_at, best = carry
             bias = ops.where(ops.less(step, min_length), barred[1], barred[0])
             log_probs = ops.cast(outputs["log_probs"], "float32") + bias
             candidates = ops.reshape(ops.expand_dims(scores, 1) + log_probs, (batch, beam * vocabulary))
@@ -102,36 +105,23 @@ class BeamLoop(keras.Model):
             kept = ops.logical_and(considered, live)
 
             # The best hypothesis finishing here, against the best so far (kept on equal ranks: it came first).
+            # Only where it ends is recorded (step, row, token); its tokens are traced back after the loop.
             appended = ops.cast(ops.not_equal(tokens, END_ID), "float32")  # the last step's non-<end> tokens
             lengths = ops.cast(step, "float32") + appended  # tokens in the finished output
             ranks = ops.where(finishing, values / _penalty(lengths + 1.0, self.alpha), neg_inf)  # + <end>
-            pick = ops.cast(ops.argmax(ranks, axis=1), "int32")  # first of equal ranks
-            pick_rank = ops.take_along_axis(ranks, ops.expand_dims(pick, 1), axis=1)[:, 0]
+            pick = ops.expand_dims(ops.cast(ops.argmax(ranks, axis=1), "int32"), 1)  # first of equal ranks
+            pick_rank = ops.take_along_axis(ranks, pick, axis=1)[:, 0]
+            pick_token = ops.take_along_axis(tokens, pick, axis=1)[:, 0]
             better = ops.greater(pick_rank, best["rank"])
-            pick_row = ops.take_along_axis(source_row, ops.expand_dims(pick, 1), axis=1)[:, 0]
-            pick_token = ops.take_along_axis(tokens, ops.expand_dims(pick, 1), axis=1)[:, 0]
-            pick_value = ops.take_along_axis(values, ops.expand_dims(pick, 1), axis=1)[:, 0]
-            with_token = ops.not_equal(pick_token, END_ID)
-            ids = ops.take(history, pick_row, axis=0)
-            ids = ops.slice_update(
-                ids, (0, step), ops.expand_dims(ops.where(with_token, pick_token, PAD_ID), 1)
-            )
-            step_weights = ops.cast(ops.take(outputs["weights"], pick_row, axis=0), "float32")
-            shaped = ops.reshape(with_token, (-1,) + (1,) * len(weights_shape))
-            maps = ops.slice_update(
-                ops.take(attention, pick_row, axis=0),
-                (0, step, *zeros_tail),
-                ops.expand_dims(ops.where(shaped, step_weights, 0.0), 1),
-            )
-            keep = ops.reshape(better, (-1, 1))
             best = {
                 "rank": ops.where(better, pick_rank, best["rank"]),
-                "score": ops.where(better, pick_value, best["score"]),
-                "length": ops.where(better, step + ops.cast(with_token, "int32"), best["length"]),
-                "ids": ops.where(keep, ids, best["ids"]),
-                "weights": ops.where(
-                    ops.reshape(better, (-1, 1) + (1,) * len(weights_shape)), maps, best["weights"]
+                "score": ops.where(better, ops.take_along_axis(values, pick, axis=1)[:, 0], best["score"]),
+                "length": ops.where(
+                    better, step + ops.cast(ops.not_equal(pick_token, END_ID), "int32"), best["length"]
                 ),
+                "step": ops.where(better, step, best["step"]),
+                "row": ops.where(better, ops.take_along_axis(source_row, pick, axis=1)[:, 0], best["row"]),
+                "token": ops.where(better, pick_token, best["token"]),
             }
 
             # The first `beam` live continuations of each sentence fill its slots in order; dead slots after.
@@ -154,17 +144,17 @@ class BeamLoop(keras.Model):
                 ops.logical_or(ops.isinf(live_best), ops.greater_equal(best["rank"], live_best / longest)),
             )
             new_scores = ops.where(ops.expand_dims(stop, 1), neg_inf, new_scores)
-            new_rows = ops.reshape(new_rows, (rows,))
-            new_tokens = ops.reshape(new_tokens, (rows,))
-            history = ops.take(history, new_rows, axis=0)
-            history = ops.slice_update(history, (0, step), ops.expand_dims(new_tokens, 1))
-            step_maps = ops.expand_dims(
-                ops.cast(ops.take(outputs["weights"], new_rows, axis=0), "float32"), 1
-            )
-            attention = ops.slice_update(
-                ops.take(attention, new_rows, axis=0), (0, step, *zeros_tail), step_maps
-            )
-            return new_tokens, new_rows, (ops.reshape(new_scores, (rows,)), history, attention, best)
+            new_rows = ops.reshape(new_rows, (1, rows))
+            new_tokens = ops.reshape(new_tokens, (1, rows))
+            # Back-pointers, not copies: the hypothesis in slot r after this step is `parents[step, r]`'s
+            # (a row of the step's input) followed by `tokens_at[step, r]`; the step's attention stays in
+            # the input's row order.
+            tokens_at = ops.slice_update(tokens_at, (step, 0), new_tokens)
+            parents = ops.slice_update(parents, (step, 0), new_rows)
+            step_weights = ops.expand_dims(ops.cast(outputs["weights"], "float32"), 0)
+            weights_at = ops.slice_update(weights_at, (step, 0, *zeros_tail), step_weights)
+            carry = (ops.reshape(new_scores, (rows,)), tokens_at, parents, weights_at, best)
+            return new_tokens[0], new_rows[0], carry
 
         initial_scores = ops.reshape(
             ops.tile(ops.expand_dims(ops.where(ops.equal(slots, 0), 0.0, float("-inf")), 0), (batch, 1)),
@@ -174,13 +164,15 @@ class BeamLoop(keras.Model):
             "rank": ops.full((batch,), float("-inf"), "float32"),
             "score": ops.zeros((batch,), "float32"),
             "length": ops.zeros((batch,), "int32"),
-            "ids": ops.zeros((batch, steps), "int32"),
-            "weights": ops.zeros((batch, steps, *weights_shape), "float32"),
+            "step": ops.full((batch,), -1, "int32"),  # none finished: nothing traced back
+            "row": ops.zeros((batch,), "int32"),
+            "token": ops.zeros((batch,), "int32"),
         }
         carry = (
             initial_scores,
-            ops.zeros((rows, steps), "int32"),
-            ops.zeros((rows, steps, *weights_shape), "float32"),
+            ops.zeros((steps, rows), "int32"),
+            ops.zeros((steps, rows), "int32"),
+            ops.zeros((steps, rows, *weights_shape), "float32"),
             best,
         )
         tokens, new_rows, carry = choose(ops.zeros((), "int32"), first, carry)
@@ -202,13 +194,51 @@ class BeamLoop(keras.Model):
             return step + 1, tokens, states, carry
 
         _, _, _, carry = ops.while_loop(keep_going, body, (ops.ones((), "int32"), tokens, states, carry))
-        best = carry[3]
+        _, tokens_at, parents, weights_at, best = carry
+        ids, weight_rows, emitted = _trace_back(tokens_at, parents, best, steps, rows)
+        weights = ops.take(ops.reshape(weights_at, (steps * rows, *weights_shape)), weight_rows, axis=0)
+        shaped = ops.reshape(emitted, (batch, steps) + (1,) * len(weights_shape))
         return {
-            "ids": best["ids"],
+            "ids": ids,
             "lengths": best["length"],
             "scores": best["score"],
-            "weights": best["weights"],
+            "weights": ops.where(shaped, weights, 0.0),
         }
+
+
+def _trace_back(tokens_at, parents, best: dict, steps: int, rows):
+    """Each sentence's best hypothesis from the back-pointers, last step first: its ids (batch, steps)
+    (`<pad>` after it), the flat (step * rows + row) index of each emitted step's attention, and which
+    steps emitted a token."""
+    end_step, row, token = best["step"], best["row"], best["token"]
+    with_token = ops.not_equal(token, END_ID)
+    batch = ops.shape(end_step)[0]
+
+    def body(back, carry):
+        row, ids, weight_rows, emitted = carry
+        step = steps - 1 - back
+        at_end = ops.equal(step, end_step)
+        before = ops.less(step, end_step)
+        step_tokens = ops.take(ops.take(tokens_at, step, axis=0), row, axis=0)
+        step_parents = ops.take(ops.take(parents, step, axis=0), row, axis=0)
+        column = ops.where(
+            at_end, ops.where(with_token, token, PAD_ID), ops.where(before, step_tokens, PAD_ID)
+        )
+        weight_row = step * rows + ops.where(before, step_parents, row)
+        shown = ops.logical_or(before, ops.logical_and(at_end, with_token))
+        ids = ops.slice_update(ids, (0, step), ops.expand_dims(column, 1))
+        weight_rows = ops.slice_update(weight_rows, (0, step), ops.expand_dims(weight_row, 1))
+        emitted = ops.slice_update(emitted, (0, step), ops.expand_dims(shown, 1))
+        return ops.where(before, step_parents, row), ids, weight_rows, emitted
+
+    initial = (
+        row,
+        ops.zeros((batch, steps), "int32"),
+        ops.zeros((batch, steps), "int32"),
+        ops.zeros((batch, steps), "bool"),
+    )
+    _, ids, weight_rows, emitted = ops.fori_loop(0, steps, body, initial)
+    return ids, weight_rows, emitted
 
 
 def beam_loop(stepper: keras.Model, steps: int, beam: int, alpha: float) -> BeamLoop:
