@@ -292,7 +292,7 @@ def transformer_translator_run(runs_root: Path) -> Path:
             )
             result = invoke(
                 "run", "--config", config, "--name", run, "--set", "train.learning_rate=0.003",
-                "--set", "train.epochs=25", "--set", "model.embed_dim=32",
+                "--set", "train.epochs=12", "--set", "model.embed_dim=32",
             )  # fmt: skip
             assert result.exit_code == 0, result
     return run
