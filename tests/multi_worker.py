@@ -84,6 +84,14 @@ def state_epoch(run: Path) -> int:
         return 0
 
 
+def process_state(pid: str) -> str:
+    """A process's state letter from /proc (R running, S sleeping, Z exited but not yet reaped), for messages."""
+    try:
+        return "state " + Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "no such process"
+
+
 def last_val_loss(run: Path) -> float:
     return float(pd.read_csv(run / "history.csv")["val_loss"].iloc[-1])
 

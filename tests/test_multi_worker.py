@@ -27,6 +27,7 @@ from tests.multi_worker import (
     language_model_config,
     last_val_loss,
     launch,
+    process_state,
     run_workers,
     sentiment_config,
     state_epoch,
@@ -138,10 +139,13 @@ def test_a_worker_killed_mid_epoch_restarts_the_group_and_training_resumes(
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(launcher.stdout), daemon=True)
     reader.start()
-    deadline, killed = time.monotonic() + WORKER_TIMEOUT, False
+    started = time.monotonic()
+    deadline, killed, seen = started + WORKER_TIMEOUT, False, ""
     while launcher.poll() is None and not killed:
         pids = dict(PID.findall("".join(output)))
-        if "1" in pids and state_epoch(run) >= 1:
+        epoch = state_epoch(run)
+        if "1" in pids and epoch >= 1:
+            seen = f"killed after {time.monotonic() - started:.1f} s at epoch {epoch}, {process_state(pids['1'])}"
             subprocess.run(["kill", "-KILL", pids["1"]], check=True)
             killed = True
         assert time.monotonic() < deadline, "".join(output)
@@ -153,7 +157,7 @@ def test_a_worker_killed_mid_epoch_restarts_the_group_and_training_resumes(
     assert launcher.returncode == 0, text[-4000:]
     assert (
         "worker 1 failed (killed by SIGKILL)" in text and "restarting all 2 workers (restart 1 of 1)" in text
-    )
+    ), f"{seen}\n{text[-3000:]}"
     assert re.search(r"\[worker 0\] resuming training of .* after epoch [1-5]\n", text), text
     record = RunDir.open_existing(run).manifest["stages"]["train"]
     assert record["epochs_run"] == record["epochs_complete"] == 6 and record["stopped_by"] == "epochs"
