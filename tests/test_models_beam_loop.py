@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
+from keras import ops
 
-from models.beam_loop import BeamLoop, beam_loop
-from models.seq2seq_decoding import translate_ids
+from models.beam_loop import MIN_BLOCKED_VOCABULARY, BeamLoop, beam_loop, best_continuations
+from models.seq2seq import build_seq2seq
+from models.seq2seq_decoding import Seq2SeqStepper, translate_ids
 from pipeline import load_run
 from tests.test_models_greedy_loop import SOURCE, STEPPERS
 
@@ -43,6 +46,42 @@ def test_compiled_beam_equals_the_python_loop_on_random_models(name, beam, alpha
     stepped = translate_ids(stepper, SOURCE, 10, beam, alpha, min_length=min_length, compiled=False)
     _same(compiled, stepped, SOURCE)
     assert all(len(t.ids) >= min_length for t in compiled)
+
+
+@pytest.mark.parametrize("vocabulary", [1000, 8000, 15000, 997])
+def test_best_continuations_are_the_top_k_of_every_candidate(vocabulary: int) -> None:
+    """Blocks of the vocabulary (40, 32, 30; 997 is prime: one top-k) give what a stable sort of all the
+    candidates gives, with many equal values, barred ids and dead rows."""
+    rng = np.random.default_rng(vocabulary)
+    batch, beam = 5, 3
+    for trial in range(4):
+        log_probs = np.round(rng.normal(size=(batch * beam, vocabulary)), 1).astype("float32")  # ties
+        bias = np.zeros((1, vocabulary), "float32")
+        bias[0, [0, 2] + ([3] if trial % 2 else [])] = -np.inf
+        scores = np.round(rng.normal(size=batch * beam), 1).astype("float32")
+        scores[rng.random(batch * beam) < 0.3] = -np.inf
+        values, flat = best_continuations(
+            *map(ops.convert_to_tensor, (log_probs, bias, scores)), batch, beam, vocabulary, 2 * beam
+        )
+        candidates = (scores[:, None] + (log_probs + bias)).reshape(batch, beam * vocabulary)
+        expected = np.argsort(-candidates, axis=1, kind="stable")[:, : 2 * beam]
+        expected_values = np.take_along_axis(candidates, expected, axis=1)
+        values, flat = np.asarray(values), np.asarray(flat)
+        np.testing.assert_array_equal(values, expected_values)
+        finite = np.isfinite(expected_values)  # which dead candidate fills a slot does not matter
+        np.testing.assert_array_equal(flat[finite], expected[finite])
+
+
+def test_the_loops_agree_on_a_vocabulary_cut_into_blocks() -> None:
+    keras.utils.set_random_seed(4)
+    model = build_seq2seq(
+        {"units": 12, "embed_dim": 8, "dropout": 0.0, "attention": "additive"}, 20, MIN_BLOCKED_VOCABULARY * 2
+    )
+    stepper = Seq2SeqStepper(model)
+    for min_length in (0, 10):
+        compiled = translate_ids(stepper, SOURCE, 10, 4, 0.6, min_length=min_length)
+        stepped = translate_ids(stepper, SOURCE, 10, 4, 0.6, min_length=min_length, compiled=False)
+        _same(compiled, stepped, SOURCE)
 
 
 @pytest.mark.parametrize("beam, alpha", [(4, 0.6)])
