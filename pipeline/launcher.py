@@ -148,12 +148,14 @@ class LocalCluster:
         self._signal_all(signum)
 
     def _wait(self) -> Worker | None:
-        """Wait until every worker has exited 0 (None) or one has failed (that worker)."""
+        """Wait until every worker has exited 0 (None) or one has failed (that worker). When several have
+        failed by the same poll, one killed by a signal is named first: the others' errors (a lost peer) follow
+        from it."""
         while True:
             codes = [worker.process.poll() for worker in self.workers]
             failed = [w for w, code in zip(self.workers, codes, strict=True) if code not in (None, 0)]
             if failed:
-                return failed[0]
+                return min(failed, key=lambda worker: worker.process.returncode >= 0)
             if all(code == 0 for code in codes):
                 return None
             time.sleep(0.2)

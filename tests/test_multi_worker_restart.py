@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.launcher import free_ports, tf_config, worker_argv
+from pipeline.launcher import LocalCluster, Worker, free_ports, tf_config, worker_argv
 from tests.conftest import REPO_ROOT, assert_one_line_error, invoke
 from tests.multi_worker import PID, WORKER_TIMEOUT, launch, sentiment_config, state_epoch, worker_env
 
@@ -25,6 +25,20 @@ pytestmark = pytest.mark.slow
 def test_worker_argv_drops_the_launcher_options() -> None:
     argv = ["--quiet", "run", "--config", "c.toml", "--local-workers", "2", "--restart=1", "--name", "x"]
     assert worker_argv(argv) == ["--quiet", "run", "--config", "c.toml", "--name", "x"]
+
+
+def test_a_worker_killed_by_a_signal_is_named_before_the_peer_that_lost_it() -> None:
+    """The chief exits 1 ("lost another worker") as soon as worker 1 is killed; when the launcher sees both
+    at one poll, it names the killed worker, the cause."""
+    cluster = LocalCluster(["run"], workers=2)
+    lost_peer = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
+    killed = subprocess.Popen(
+        [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"]
+    )
+    lost_peer.wait(timeout=30)
+    killed.wait(timeout=30)
+    cluster.workers = [Worker(0, lost_peer), Worker(1, killed)]
+    assert cluster._wait().index == 1
 
 
 def test_a_failing_worker_fails_the_launch_with_its_error(tmp_path: Path) -> None:
